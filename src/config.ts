@@ -1,0 +1,131 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** Query limits (SPEC §4); each has an environment variable and a default. */
+export interface Limits {
+  /** Deepest field nesting. @default 12 */
+  depth: number;
+  /** Aliases in one operation. @default 30 */
+  aliases: number;
+  /** Fields at the root of the operation. @default 5 */
+  rootFields: number;
+  /** Lexical tokens in the document. @default 4000 */
+  tokens: number;
+  /** Bytes of the HTTP request body. @default 65536 */
+  requestBytes: number;
+  /** Estimated fields resolved, list sizes multiplied. @default 60000 */
+  cost: number;
+  /** Largest `first` of one page. @default 500 */
+  first: number;
+}
+
+/** Everything the process is configured with, parsed and validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  jwksUrl?: string;
+  jwksFile?: string;
+  tokenIssuer: string;
+  tokenAudience: string;
+  /** Secret for HASH masks; generated in DATA_DIR when unset. */
+  maskKey?: string;
+  /** Subscribers seeded on the first start of an empty store; 0 seeds nothing. */
+  seedSubscribers: number;
+  consentTimeoutMs: number;
+  clockToleranceSec: number;
+  schemaDir?: string;
+  limits: Limits;
+}
+
+/** A configuration value is missing or malformed; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(variable: string, expected: string, got: string | undefined) {
+    super(`${variable} must be ${expected}; got ${got === undefined ? 'nothing' : JSON.stringify(got)}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Every variable with its default and meaning (serve --help and the README list these). */
+export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; meaning: string }> = [
+  { name: 'PORT', default: '4000', meaning: 'HTTP port' },
+  { name: 'HOST', default: '127.0.0.1', meaning: 'interface to listen on' },
+  { name: 'DATA_DIR', default: './.purposegate', meaning: 'embedded store, issuer key and mask key' },
+  { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', meaning: 'postgres://… switches every store to PostgreSQL' },
+  { name: 'JWKS_URL', default: '(unset)', meaning: 'issuer JWKS to verify tokens against (production)' },
+  { name: 'JWKS_FILE', default: '(unset)', meaning: 'issuer JWKS file (production)' },
+  { name: 'TOKEN_ISSUER', default: 'purposegate-local', meaning: 'required `iss` of tokens' },
+  { name: 'TOKEN_AUDIENCE', default: 'purposegate', meaning: 'required `aud` of tokens' },
+  { name: 'MASK_KEY', default: '(generated in DATA_DIR)', meaning: 'secret key of HASH masks' },
+  { name: 'SEED_SUBSCRIBERS', default: '1000', meaning: 'demo subscribers seeded on first start (0: none)' },
+  { name: 'CONSENT_TIMEOUT_MS', default: '2000', meaning: 'consent lookups slower than this deny with CONSENT_UNAVAILABLE' },
+  { name: 'CLOCK_TOLERANCE_S', default: '30', meaning: 'allowed clock skew for exp/iat/nbf' },
+  { name: 'SCHEMA_DIR', default: '(the bundled schema/)', meaning: 'policy SDL folder' },
+  { name: 'LIMIT_DEPTH', default: '12', meaning: 'deepest field nesting' },
+  { name: 'LIMIT_ALIASES', default: '30', meaning: 'aliases per operation' },
+  { name: 'LIMIT_ROOT_FIELDS', default: '5', meaning: 'root fields per operation' },
+  { name: 'LIMIT_TOKENS', default: '4000', meaning: 'lexical tokens per document' },
+  { name: 'LIMIT_REQUEST_BYTES', default: '65536', meaning: 'bytes per request body' },
+  { name: 'LIMIT_COST', default: '60000', meaning: 'estimated fields resolved (list sizes multiply)' },
+  { name: 'LIMIT_FIRST', default: '500', meaning: 'largest `first` per page' },
+];
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
+  }
+  return n;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (!protocols.includes(u.protocol)) throw new Error();
+    return raw;
+  } catch {
+    throw new ConfigError(name, `a ${protocols.join(' or ')} URL`, raw);
+  }
+}
+
+/** Parses and validates the environment once; a bad value throws ConfigError naming it. */
+export function parseConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const dataDirRaw = env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './.purposegate';
+  const config: Config = {
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    dataDir: dataDirRaw.startsWith('memory://') || isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw),
+    tokenIssuer: env.TOKEN_ISSUER && env.TOKEN_ISSUER !== '' ? env.TOKEN_ISSUER : 'purposegate-local',
+    tokenAudience: env.TOKEN_AUDIENCE && env.TOKEN_AUDIENCE !== '' ? env.TOKEN_AUDIENCE : 'purposegate',
+    seedSubscribers: int(env, 'SEED_SUBSCRIBERS', 1000, 0, 1_000_000),
+    consentTimeoutMs: int(env, 'CONSENT_TIMEOUT_MS', 2000, 1, 600_000),
+    clockToleranceSec: int(env, 'CLOCK_TOLERANCE_S', 30, 0, 600),
+    limits: {
+      depth: int(env, 'LIMIT_DEPTH', 12, 1, 1000),
+      aliases: int(env, 'LIMIT_ALIASES', 30, 0, 10_000),
+      rootFields: int(env, 'LIMIT_ROOT_FIELDS', 5, 1, 1000),
+      tokens: int(env, 'LIMIT_TOKENS', 4000, 10, 1_000_000),
+      requestBytes: int(env, 'LIMIT_REQUEST_BYTES', 65536, 256, 100_000_000),
+      cost: int(env, 'LIMIT_COST', 60000, 1, 100_000_000),
+      first: int(env, 'LIMIT_FIRST', 500, 1, 100_000),
+    },
+  };
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  if (databaseUrl) config.databaseUrl = databaseUrl;
+  const jwksUrl = url(env, 'JWKS_URL', ['https:', 'http:']);
+  if (jwksUrl) config.jwksUrl = jwksUrl;
+  if (env.JWKS_FILE) config.jwksFile = resolve(cwd, env.JWKS_FILE);
+  if (jwksUrl && env.JWKS_FILE) throw new ConfigError('JWKS_FILE', 'unset when JWKS_URL is set (choose one)', env.JWKS_FILE);
+  if (env.MASK_KEY !== undefined && env.MASK_KEY !== '') {
+    if (env.MASK_KEY.length < 32) throw new ConfigError('MASK_KEY', 'a secret of at least 32 characters', '(too short)');
+    config.maskKey = env.MASK_KEY;
+  }
+  if (env.SCHEMA_DIR) config.schemaDir = resolve(cwd, env.SCHEMA_DIR);
+  return config;
+}

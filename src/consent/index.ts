@@ -1,0 +1,3 @@
+export { loadSubjects, type LatestConsent, type LoadedSubject } from './loadSubjects.js';
+export { SubjectLoader, type SubjectLoaderOptions } from './SubjectLoader.js';
+export { recordConsent, UnknownSubscriberError, type ConsentRecord } from './recordConsent.js';

@@ -1,0 +1,19 @@
+/** A row set as returned by both PGlite and node-postgres. */
+export interface QueryResult<R> {
+  rows: R[];
+}
+
+/**
+ * The one storage interface every store uses: the same SQL runs on PGlite (embedded) and on a
+ * PostgreSQL server through `pg`.
+ */
+export interface Db {
+  /** Which backend this is, for messages and metrics. */
+  readonly kind: 'pglite' | 'postgres';
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs several statements separated by semicolons, with no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction; it is rolled back when `fn` throws. */
+  transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,7 @@
+export type { Db, QueryResult } from './Db.js';
+export { DataDirLockedError } from './DataDirLockedError.js';
+export { readLockHolder } from './lock.js';
+export { openPglite, type PgliteDb } from './openPglite.js';
+export { openPostgres } from './openPostgres.js';
+export { migrate } from './migrate.js';
+export { openDb } from './openDb.js';

@@ -1,0 +1,49 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Db } from './Db.js';
+import { acquireDataDirLock, type DataDirLock } from './lock.js';
+
+/** An embedded database and the lock that makes this process its only opener. */
+export interface PgliteDb extends Db {
+  readonly lock: DataDirLock | undefined;
+}
+
+/**
+ * Opens the embedded PGlite database in `dataDir` (or in memory for `memory://`), holding the
+ * single-opener lock for as long as it is open.
+ */
+export async function openPglite(dataDir: string): Promise<PgliteDb> {
+  const inMemory = dataDir.startsWith('memory://');
+  const lock = inMemory ? undefined : acquireDataDirLock(dataDir);
+  let pg: PGlite;
+  try {
+    pg = inMemory ? new PGlite() : new PGlite(`${dataDir}/pgdata`);
+    await pg.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  // PGlite is one connection: serialise transactions so statements of two never interleave.
+  let chain: Promise<unknown> = Promise.resolve();
+  return {
+    kind: 'pglite',
+    lock,
+    query: (sql, params) => pg.query(sql, params as unknown[] | undefined),
+    exec: async (sql) => {
+      await pg.exec(sql);
+    },
+    transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T> {
+      const run = chain.then(() =>
+        pg.transaction((tx) => fn({ query: (sql, params) => tx.query(sql, params as unknown[] | undefined) })),
+      );
+      chain = run.catch(() => undefined);
+      return run as Promise<T>;
+    },
+    async close() {
+      try {
+        await pg.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}

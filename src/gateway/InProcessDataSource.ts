@@ -1,0 +1,66 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { Db } from '../db/index.js';
+import { SubjectLoader } from '../consent/index.js';
+import type { EnforcementContext, RequestScope } from '../shield/index.js';
+
+/** What the gateway's context holds for the subgraphs. */
+export interface GatewayContext {
+  scope: RequestScope;
+  /** Enforcement contexts of this request by subgraph (one subject loader each). */
+  subgraphContexts: Map<string, EnforcementContext>;
+}
+
+/**
+ * Runs a subgraph in the gateway's process: no HTTP, the request scope passed as context, and
+ * each distinct subgraph operation parsed and validated once (the planner sends few shapes).
+ */
+export class InProcessDataSource implements GraphQLDataSource {
+  private readonly documents = new Map<string, DocumentNode>();
+
+  constructor(
+    private readonly name: string,
+    private readonly schema: GraphQLSchema,
+    private readonly db: Db,
+    private readonly options: { consentTimeoutMs: number; onConsentQuery?: (subgraph: string) => void },
+  ) {}
+
+  private document(query: string): DocumentNode | readonly Error[] {
+    const cached = this.documents.get(query);
+    if (cached) return cached;
+    const doc = parse(query);
+    const errors = validate(this.schema, doc);
+    if (errors.length > 0) return errors;
+    if (this.documents.size > 2000) this.documents.clear();
+    this.documents.set(query, doc);
+    return doc;
+  }
+
+  async process({ request, context }: GraphQLDataSourceProcessOptions<Record<string, unknown>>): Promise<GatewayGraphQLResponse> {
+    const gatewayContext = context as unknown as GatewayContext;
+    let ctx = gatewayContext.subgraphContexts.get(this.name);
+    if (!ctx) {
+      ctx = {
+        scope: gatewayContext.scope,
+        subgraph: this.name,
+        subjects: new SubjectLoader(this.db, {
+          timeoutMs: this.options.consentTimeoutMs,
+          onQuery: () => this.options.onConsentQuery?.(this.name),
+        }),
+        loaders: new Map(),
+      };
+      gatewayContext.subgraphContexts.set(this.name, ctx);
+    }
+    const doc = this.document(request.query!);
+    if (Array.isArray(doc)) return { errors: (doc as Error[]).map((e) => ({ message: e.message })) } as GatewayGraphQLResponse;
+    const result = await execute({
+      schema: this.schema,
+      document: doc as DocumentNode,
+      variableValues: request.variables,
+      operationName: request.operationName,
+      contextValue: ctx,
+    });
+    return result as GatewayGraphQLResponse;
+  }
+}

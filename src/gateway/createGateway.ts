@@ -1,0 +1,257 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { buildSchema, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { readPolicyMap, type PolicyMap } from '../../directives/index.js';
+import { AuthError, type VerifiedToken } from '../auth/index.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import { RequestRejection } from '../errors.js';
+import { admitRequest } from '../policy/index.js';
+import { DecisionLog, type RequestScope } from '../shield/index.js';
+import { createSubgraphSchema, loadPolicySources, SUBGRAPH_NAMES, type PolicySources } from '../subgraphs/index.js';
+import { checkLimits, selectOperation, usesIntrospection } from './checkLimits.js';
+import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
+import { createMetrics, type GatewayMetrics } from './createMetrics.js';
+import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.js';
+import { maskedPaths } from './maskedPaths.js';
+import { readBody } from './readBody.js';
+import type { OutcomeSink, RequestOutcome } from './RequestOutcome.js';
+import { sanitizeError } from './sanitizeError.js';
+
+/** What the gateway is built from. */
+export interface GatewayOptions {
+  db: Db;
+  config: Pick<Config, 'limits' | 'consentTimeoutMs' | 'schemaDir'>;
+  verifyToken: (token: string) => Promise<VerifiedToken>;
+  maskKey: string;
+  /** Policy sources; read from `config.schemaDir` (or the bundled schema/) when absent. */
+  sources?: PolicySources;
+  /** Receives every request's outcome before its response leaves (the audit seam). */
+  onOutcome?: OutcomeSink;
+}
+
+/** A running gateway: an HTTP handler for POST /graphql, plus what operations need. */
+export interface Gateway {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  metrics: GatewayMetrics;
+  supergraph: Supergraph;
+  sources: PolicySources;
+  stop(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Assembles the gateway: the six subgraphs in-process (each enforcing its own generated rules),
+ * the composed supergraph, Apollo Gateway and Apollo Server, and the request pipeline:
+ * authenticate → purpose → limits → execute → outcome (audit) → respond.
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { db, config } = options;
+  const sources = options.sources ?? loadPolicySources(config.schemaDir);
+  const metrics = createMetrics();
+  const subgraphs = new Map(
+    SUBGRAPH_NAMES.map((name) => [name, createSubgraphSchema(name, { db, sources, maskKey: options.maskKey, maxFirst: config.limits.first })]),
+  );
+  const supergraph = composeSupergraph(sources);
+  const supergraphPolicy: PolicyMap = readPolicyMap(supergraph.supergraphSdl, sources.registry);
+  const apiSchema: GraphQLSchema = buildSchema(supergraph.apiSdl);
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: supergraph.supergraphSdl,
+    buildService: ({ name }) =>
+      new InProcessDataSource(name, subgraphs.get(name as never)!.schema, db, {
+        consentTimeoutMs: config.consentTimeoutMs,
+        onConsentQuery: (subgraph) => metrics.consentQueries.inc({ subgraph }),
+      }),
+  });
+
+  const responsePlugin: ApolloServerPlugin<GatewayContext> = {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ contextValue, response, document, operation }) {
+          if (response.body.kind !== 'single') return;
+          const result = response.body.singleResult;
+          const { scope } = contextValue;
+          const masked =
+            document && operation && result.data
+              ? maskedPaths(apiSchema, supergraphPolicy, sources.registry, scope.purpose, document, operation, result.data as Record<string, unknown>)
+              : [];
+          result.extensions = { ...(result.extensions ?? {}), masked };
+        },
+      };
+    },
+  };
+
+  const server = new ApolloServer<GatewayContext>({
+    gateway,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: true,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: false, // only POST application/json reaches Apollo (see handle())
+    introspection: true, // gated per caller in handle(): internal callers only
+    formatError: (formatted) => sanitizeError(formatted),
+    plugins: [ApolloServerPluginLandingPageDisabled(), responsePlugin],
+  });
+  await server.start();
+
+  async function finish(outcome: RequestOutcome): Promise<{ recordId: string } | undefined> {
+    for (const d of outcome.decisions) {
+      metrics.decisions.inc({ purpose: outcome.purpose ?? '', effect: d.effect, reason: d.reason ?? '' }, d.count);
+    }
+    return options.onOutcome ? options.onOutcome(outcome) : undefined;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const incomingId = header(req, 'x-request-id');
+    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const outcome: RequestOutcome = { requestId, at: new Date().toISOString(), decisions: [] };
+    let status = 500;
+    try {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        throw new RequestRejection('BAD_REQUEST', 'Send GraphQL requests as POST with a JSON body.');
+      }
+      const contentType = header(req, 'content-type') ?? '';
+      if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) {
+        throw new RequestRejection('BAD_REQUEST', 'The request body must be JSON (Content-Type: application/json).');
+      }
+      const text = await readBody(req, config.limits.requestBytes);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new RequestRejection('BAD_REQUEST', 'The request body is not valid JSON.');
+      }
+      if (Array.isArray(body)) throw new RequestRejection('BAD_REQUEST', 'Batched requests are not supported: send one operation per request.');
+      const { query, variables, operationName } = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
+      if (typeof query !== 'string' || query.trim() === '') throw new RequestRejection('BAD_REQUEST', 'The request has no "query".');
+      if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) {
+        throw new RequestRejection('BAD_REQUEST', '"variables" must be an object.');
+      }
+      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
+        throw new RequestRejection('BAD_REQUEST', '"operationName" must be a string.');
+      }
+      outcome.documentHash = createHash('sha256').update(query).digest('hex');
+      if (typeof operationName === 'string') outcome.operationName = operationName;
+
+      // 1. Authenticate.
+      const auth = header(req, 'authorization');
+      const bearer = auth && /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+      if (!bearer) throw new RequestRejection('UNAUTHENTICATED', 'Send an access token: "Authorization: Bearer <JWT>".');
+      let verified: VerifiedToken;
+      try {
+        verified = await options.verifyToken(bearer);
+      } catch (err) {
+        throw new RequestRejection('UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.');
+      }
+      const { caller } = verified;
+      outcome.caller = { ...caller, jti: verified.jti, ...(verified.act !== undefined ? { act: verified.act } : {}) };
+
+      // 2. Purpose.
+      const purpose = header(req, 'x-purpose')?.trim();
+      const ref = header(req, 'x-purpose-ref')?.trim() || undefined;
+      if (purpose) outcome.purpose = purpose;
+      if (ref) outcome.ref = ref;
+      const admission = admitRequest(sources.registry, caller, purpose, ref);
+      if (!admission.ok) throw new RequestRejection(admission.code, admission.message);
+
+      // 3. Limits.
+      let doc: DocumentNode;
+      try {
+        doc = parse(query, { maxTokens: config.limits.tokens });
+      } catch (err) {
+        const message = err instanceof GraphQLError ? err.message : 'The query could not be parsed.';
+        throw /token/i.test(message) && /limit|more than/i.test(message)
+          ? new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the token limit of ${config.limits.tokens}.`)
+          : new RequestRejection('GRAPHQL_PARSE_FAILED', message);
+      }
+      if (caller.kind !== 'internal' && usesIntrospection(doc)) {
+        throw new RequestRejection('GRAPHQL_VALIDATION_FAILED', 'Introspection is only available to internal callers.');
+      }
+      const operation = selectOperation(doc, typeof operationName === 'string' ? operationName : undefined);
+      if (operation) checkLimits(doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
+
+      // 4. Plan and execute; the subgraphs decide every protected field.
+      const scope: RequestScope = { requestId, caller, purpose: purpose!, at: outcome.at, decisions: new DecisionLog() };
+      if (ref) scope.ref = ref;
+      if (verified.act !== undefined) scope.actChain = verified.act;
+      const headers = new HeaderMap();
+      headers.set('content-type', 'application/json');
+      const response = await server.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: 'POST',
+          headers,
+          search: '',
+          body: { query, ...(variables ? { variables } : {}), ...(typeof operationName === 'string' ? { operationName } : {}) },
+        },
+        context: async () => ({ scope, subgraphContexts: new Map() }),
+      });
+      outcome.decisions = scope.decisions.list();
+      if (response.body.kind !== 'complete') throw new Error('Unexpected streamed response.');
+      const result = JSON.parse(response.body.string) as { data?: unknown; errors?: unknown[]; extensions?: Record<string, unknown> };
+
+      // 5. The outcome is handed to the audit sink before any data leaves.
+      let audit: { recordId: string } | undefined;
+      try {
+        audit = await finish(outcome);
+      } catch {
+        throw new RequestRejection('AUDIT_UNAVAILABLE', 'The audit log cannot be written; no data is released.');
+      }
+      if (audit) result.extensions = { ...(result.extensions ?? {}), audit: { requestId, recordId: audit.recordId } };
+      status = response.status ?? 200;
+      for (const [k, v] of response.headers) if (k !== 'content-length') res.setHeader(k, v);
+      sendJson(res, status, result);
+    } catch (err) {
+      const rejection =
+        err instanceof RequestRejection ? err : new RequestRejection('INTERNAL_SERVER_ERROR', 'Unexpected error.');
+      status = err instanceof RequestRejection ? rejection.status : 500;
+      const body: { errors: unknown[]; extensions?: Record<string, unknown> } = {
+        errors: [{ message: rejection.message, extensions: { code: rejection.code } }],
+      };
+      if (rejection.code !== 'AUDIT_UNAVAILABLE') {
+        outcome.rejection = { code: rejection.code, status };
+        outcome.decisions = [];
+        try {
+          const audit = await finish(outcome);
+          if (audit) body.extensions = { audit: { requestId, recordId: audit.recordId } };
+        } catch {
+          status = 503;
+          body.errors = [{ message: 'The audit log cannot be written; no data is released.', extensions: { code: 'AUDIT_UNAVAILABLE' } }];
+        }
+      }
+      sendJson(res, status, body);
+    } finally {
+      metrics.requests.inc({ purpose: outcome.purpose ?? '', status: String(status) });
+      metrics.latency.observe({ purpose: outcome.purpose ?? '' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  return {
+    handle,
+    metrics,
+    supergraph,
+    sources,
+    async stop() {
+      await server.stop();
+    },
+  };
+}

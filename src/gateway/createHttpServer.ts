@@ -1,0 +1,55 @@
+import { createServer, type Server } from 'node:http';
+import type { Db } from '../db/index.js';
+import type { Gateway } from './createGateway.js';
+
+/**
+ * The HTTP front: POST /graphql, GET /healthz (process up), GET /readyz (the store answers),
+ * GET /metrics (Prometheus text).
+ */
+export function createHttpServer(gateway: Gateway, db: Db): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/graphql') {
+      gateway.handle(req, res).catch(() => {
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      });
+      return;
+    }
+    if (req.method !== 'GET') {
+      res.statusCode = 405;
+      res.end();
+      return;
+    }
+    if (path === '/healthz') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'ok' }));
+      return;
+    }
+    if (path === '/readyz') {
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref());
+      Promise.race([db.query('SELECT 1'), timeout]).then(
+        () => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ status: 'ready' }));
+        },
+        () => {
+          res.statusCode = 503;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ status: 'unavailable', reason: 'the store does not answer' }));
+        },
+      );
+      return;
+    }
+    if (path === '/metrics') {
+      gateway.metrics.registry.metrics().then((text) => {
+        res.setHeader('content-type', gateway.metrics.registry.contentType);
+        res.end(text);
+      });
+      return;
+    }
+    res.statusCode = 404;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ errors: [{ message: `No route "${path}": GraphQL is served at /graphql.`, extensions: { code: 'NOT_FOUND' } }] }));
+  });
+}

@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net';
+import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, type IssuerKey } from '../auth/index.js';
+import type { Config } from '../config.js';
+import { openDb, type Db, type PgliteDb } from '../db/index.js';
+import { seedDemoData } from '../db/seedDemoData.js';
+import { createGateway, type Gateway } from './createGateway.js';
+import { createHttpServer } from './createHttpServer.js';
+import type { OutcomeSink } from './RequestOutcome.js';
+
+/** A listening purposegate server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  db: Db;
+  gateway: Gateway;
+  issuerKey: IssuerKey;
+  /** Subscribers seeded by this start (0 when the store already had data). */
+  seeded: number;
+  close(): Promise<void>;
+}
+
+/** Seeds the demo data into an empty store, once (remembered in the meta table). */
+export async function seedOnFirstStart(db: Db, subscribers: number): Promise<number> {
+  if (subscribers <= 0) return 0;
+  const { rows } = await db.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'demo_seeded'`);
+  if (rows.length > 0) return 0;
+  const count = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM subscribers');
+  if (Number(count.rows[0].n) > 0) return 0;
+  const summary = await seedDemoData(db, { subscribers });
+  await db.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1) ON CONFLICT (key) DO NOTHING`, [new Date().toISOString()]);
+  return summary.subscribers;
+}
+
+/**
+ * Opens the store, seeds demo data on first start, loads the issuer and mask keys, builds the
+ * gateway and listens. `db` may be passed in (tests); otherwise it is opened from the config.
+ */
+export async function startServer(config: Config, options: { db?: Db; onOutcome?: OutcomeSink } = {}): Promise<RunningServer> {
+  const db = options.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  try {
+    const seeded = await seedOnFirstStart(db, config.seedSubscribers);
+    const keyDir = config.dataDir.startsWith('memory://') ? undefined : config.dataDir;
+    if (!keyDir) throw new Error('DATA_DIR must be a directory (it holds the issuer and mask keys).');
+    const issuerKey = await loadOrCreateIssuerKey(keyDir);
+    const maskKey = config.maskKey ?? loadOrCreateSecret(keyDir, 'mask.key');
+    const { loadPolicySources } = await import('../subgraphs/index.js');
+    const sources = loadPolicySources(config.schemaDir);
+    const verifyToken = createTokenVerifier({
+      keys: loadKeySet({ jwksUrl: config.jwksUrl, jwksFile: config.jwksFile, embedded: issuerKey }),
+      issuer: config.tokenIssuer,
+      audience: config.tokenAudience,
+      registry: sources.registry,
+      clockToleranceSec: config.clockToleranceSec,
+    });
+    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome: options.onOutcome });
+    const http = createHttpServer(gateway, db);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = http.address() as AddressInfo;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
+    (db as Partial<PgliteDb>).lock?.setUrl(url);
+    let closed = false;
+    return {
+      url,
+      port,
+      db,
+      gateway,
+      issuerKey,
+      seeded,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeIdleConnections();
+        });
+        await gateway.stop();
+        if (!options.db) await db.close();
+      },
+    };
+  } catch (err) {
+    if (!options.db) await db.close().catch(() => undefined);
+    throw err;
+  }
+}

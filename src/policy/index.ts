@@ -1,0 +1,21 @@
+export type {
+  Caller,
+  CallerKind,
+  ConsentEvent,
+  ConsentMode,
+  Decision,
+  DecideInput,
+  DenyReason,
+  FieldPolicy,
+  LawfulBasis,
+  MaskStrategy,
+  PurposeDef,
+  PurposeRegistry,
+  Subject,
+  SubjectState,
+} from './types.js';
+export { decide, ADULT_AGE } from './decide.js';
+export { admitRequest, type Admission } from './admitRequest.js';
+export { applyMask, type MaskContext } from './applyMask.js';
+export { maskFor, purposeAllows } from './fieldRules.js';
+export { purposeChain } from './purposeTree.js';

@@ -1,0 +1,50 @@
+import type { Decision } from '../policy/index.js';
+
+/** One decision as the audit log records it: never a field value. */
+export interface DecisionEntry {
+  subscriberId: string;
+  coordinate: string;
+  effect: Decision['effect'];
+  reason?: string;
+  strategy?: string;
+  consentEventId?: string;
+  /** How many values of this request the decision covered. */
+  count: number;
+}
+
+/**
+ * Every field decision of one request, de-duplicated by (subscriber, coordinate, outcome): a
+ * 500-row page records each distinct decision once with its count.
+ */
+export class DecisionLog {
+  private readonly entries = new Map<string, DecisionEntry>();
+
+  record(subscriberId: string, coordinate: string, decision: Decision): void {
+    const detail = decision.effect === 'DENY' ? decision.reason : decision.effect === 'MASK' ? decision.strategy : '';
+    const key = `${subscriberId}\u0000${coordinate}\u0000${decision.effect}\u0000${detail}\u0000${decision.consentEventId ?? ''}`;
+    const existing = this.entries.get(key);
+    if (existing) {
+      existing.count++;
+      return;
+    }
+    const entry: DecisionEntry = { subscriberId, coordinate, effect: decision.effect, count: 1 };
+    if (decision.effect === 'DENY') entry.reason = decision.reason;
+    if (decision.effect === 'MASK') entry.strategy = decision.strategy;
+    if (decision.consentEventId !== undefined) entry.consentEventId = decision.consentEventId;
+    this.entries.set(key, entry);
+  }
+
+  /** Merges decisions reported by another process (a remote subgraph). */
+  merge(entries: readonly DecisionEntry[]): void {
+    for (const e of entries) {
+      const key = `${e.subscriberId}\u0000${e.coordinate}\u0000${e.effect}\u0000${e.reason ?? e.strategy ?? ''}\u0000${e.consentEventId ?? ''}`;
+      const existing = this.entries.get(key);
+      if (existing) existing.count += e.count;
+      else this.entries.set(key, { ...e });
+    }
+  }
+
+  list(): DecisionEntry[] {
+    return [...this.entries.values()];
+  }
+}

@@ -1,0 +1,59 @@
+import { allow, rule } from 'graphql-shield';
+import type { GraphQLResolveInfo } from 'graphql';
+import type { PolicyMap } from '../../directives/index.js';
+import type { LoadedSubject } from '../consent/index.js';
+import { purposeAllows, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
+import { decideFor } from './decideFor.js';
+import type { EnforcementContext } from './EnforcementContext.js';
+import { forbidden } from './forbidden.js';
+
+/** What a generated rule returns: shield's `true` (release) or the error to put at the field's path. */
+export type Verdict = true | Error;
+
+/** A generated rule: a graphql-shield Rule whose function may answer synchronously. */
+export type PolicyRule = ReturnType<ReturnType<typeof rule>>;
+
+/** Rules by type and field, as graphql-shield's rule tree. */
+export type RuleTree = Record<string, Record<string, PolicyRule | typeof allow>>;
+
+function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decision): Verdict {
+  return decision.effect === 'DENY' ? forbidden(field.coordinate, ctx.scope.purpose, decision.reason) : true;
+}
+
+/**
+ * Generates one graphql-shield rule per protected field of a subgraph, named
+ * `purpose:<coordinate>`. Each calls decide() for the subscriber its parent object belongs to;
+ * when that subscriber is already loaded in this request it answers synchronously. The
+ * federation fields `_service` and `_entities` are allowed explicitly: the rules of the entity
+ * fields run under `_entities` as anywhere else.
+ */
+export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTree {
+  const tree: RuleTree = { Query: { _service: allow, _entities: allow } };
+  for (const type of policy.types.values()) {
+    const subjectKey = type.subjectKey;
+    if (subjectKey === undefined) continue;
+    const fields: Record<string, PolicyRule> = {};
+    for (const [fieldName, field] of type.fields) {
+      fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })(
+        (parent: Record<string, unknown>, _args: unknown, ctx: EnforcementContext, _info: GraphQLResolveInfo) => {
+          const subjectId = parent?.[subjectKey];
+          if (typeof subjectId !== 'string') {
+            // No subject on the object: nothing to decide for, so nothing is released.
+            return forbidden(field.coordinate, ctx.scope.purpose, 'OUT_OF_SCOPE');
+          }
+          if (!purposeAllows(registry, field, ctx.scope.purpose)) {
+            // Static denial: no need to load the subject.
+            return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, { status: 'not_found' }));
+          }
+          const loaded = ctx.subjects.peek(subjectId);
+          if (loaded) return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, loaded));
+          return ctx.subjects
+            .load(subjectId)
+            .then((s: LoadedSubject) => toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, s)));
+        },
+      );
+    }
+    tree[type.name] = { ...(tree[type.name] ?? {}), ...fields };
+  }
+  return tree;
+}

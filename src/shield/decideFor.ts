@@ -1,0 +1,17 @@
+import type { LoadedSubject } from '../consent/index.js';
+import { decide, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
+import type { EnforcementContext } from './EnforcementContext.js';
+
+/** Runs decide() for one field of one subject in this request, and records the decision. */
+export function decideFor(
+  registry: PurposeRegistry,
+  ctx: EnforcementContext,
+  field: FieldPolicy,
+  subjectId: string,
+  subject: LoadedSubject,
+): Decision {
+  const { scope } = ctx;
+  const decision = decide({ registry, field, purpose: scope.purpose, caller: scope.caller, subject, at: scope.at });
+  scope.decisions.record(subjectId, field.coordinate, decision);
+  return decision;
+}

@@ -1,0 +1,64 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { GraphQLError } from 'graphql';
+import { recordConsent, UnknownSubscriberError } from '../../consent/index.js';
+import type { FieldPolicy } from '../../policy/index.js';
+import type { EnforcementContext } from '../../shield/index.js';
+import { resolveSubscriberReference } from '../entityReference.js';
+import { guardSubject } from '../guardSubject.js';
+import type { SubgraphDeps } from '../SubgraphDeps.js';
+
+/** Who may record consent: CONSENT_MANAGEMENT, or the subscriber themself under SUBJECT_ACCESS. */
+const WRITE_POLICY = (coordinate: string): FieldPolicy => ({
+  coordinate,
+  allow: new Set(['CONSENT_MANAGEMENT', 'SUBJECT_ACCESS']),
+  masks: new Map(),
+  identifier: true,
+});
+
+/** Resolvers of the `consent` subgraph: current consent state and the consent mutations. */
+export function consentResolvers({ db, sources }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const write = (action: 'GRANT' | 'WITHDRAW', coordinate: string) => {
+    const policy = WRITE_POLICY(coordinate);
+    return async (_: unknown, args: { subscriberId: string; purpose: string; source?: string | null }, ctx: EnforcementContext) => {
+      await guardSubject(sources.registry, ctx, policy, args.subscriberId);
+      try {
+        const record = await recordConsent(db, {
+          subscriberId: args.subscriberId,
+          purpose: args.purpose,
+          action,
+          source: args.source ?? 'api',
+          evidence: { requestId: ctx.scope.requestId, caller: ctx.scope.caller.sub, purpose: ctx.scope.purpose },
+        });
+        return { ...record, subscriberId: record.subscriberId };
+      } catch (err) {
+        if (err instanceof UnknownSubscriberError) throw new GraphQLError(err.message, { extensions: { code: 'NOT_FOUND' } });
+        throw err;
+      }
+    };
+  };
+  return {
+    Mutation: {
+      grantConsent: write('GRANT', 'Mutation.grantConsent'),
+      withdrawConsent: write('WITHDRAW', 'Mutation.withdrawConsent'),
+    },
+    Subscriber: {
+      __resolveReference: resolveSubscriberReference,
+      async consents(parent: { id: string }, _: unknown, ctx: EnforcementContext) {
+        const s = ctx.subjects.peek(parent.id) ?? (await ctx.subjects.load(parent.id));
+        if (s.status !== 'found') return null;
+        const list = (s.latest ?? []).map((e) => ({
+          subscriberId: parent.id,
+          purpose: e.purpose,
+          state: e.action === 'GRANT' ? 'GRANTED' : 'WITHDRAWN',
+          source: e.source,
+          at: e.at,
+        }));
+        if (s.subject.directoryListing === 'UNLISTED') {
+          // The standing withdrawal an unlisted number carries (SPEC §3).
+          list.push({ subscriberId: parent.id, purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing', at: null as unknown as string });
+        }
+        return list.sort((a, b) => a.purpose.localeCompare(b.purpose));
+      },
+    },
+  };
+}

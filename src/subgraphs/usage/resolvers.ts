@@ -1,0 +1,70 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { GraphQLError } from 'graphql';
+import type { EnforcementContext } from '../../shield/index.js';
+import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import { resolveSubscriberReference } from '../entityReference.js';
+import type { SubgraphDeps } from '../SubgraphDeps.js';
+
+interface CdrRow {
+  id: string;
+  subscriber_id: string;
+  calling_number: string;
+  called_number: string;
+  started_at: Date | string;
+  duration_seconds: number;
+  direction: string;
+  cell_id: string;
+}
+
+function isoArg(name: string, value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new GraphQLError(`"${name}" must be an ISO 8601 date-time, got "${value}".`, { extensions: { code: 'BAD_USER_INPUT' } });
+  return new Date(t).toISOString();
+}
+
+/** Resolvers of the `usage` subgraph (call detail records, newest first). */
+export function usageResolvers({ db, maxFirst }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  return {
+    Subscriber: {
+      __resolveReference: resolveSubscriberReference,
+      async callDetailRecords(
+        parent: { id: string },
+        args: { first?: number | null; after?: string | null; since?: string | null; until?: string | null },
+      ) {
+        const first = pageSize(args.first, 50, maxFirst);
+        const since = isoArg('since', args.since);
+        const until = isoArg('until', args.until);
+        const [afterAt, afterId] = args.after ? decodeCursor(args.after, 2) : [null, null];
+        const { rows } = await db.query<CdrRow>(
+          `SELECT * FROM call_detail_records
+            WHERE subscriber_id = $1
+              AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz)
+              AND ($3::timestamptz IS NULL OR started_at < $3::timestamptz)
+              AND ($4::timestamptz IS NULL OR (started_at, id) < ($4::timestamptz, $5::text))
+            ORDER BY started_at DESC, id DESC
+            LIMIT $6`,
+          [parent.id, since, until, afterAt, afterId, first + 1],
+        );
+        const page = rows.slice(0, first);
+        const last = page[page.length - 1];
+        return {
+          nodes: page.map((r) => ({
+            subscriberId: r.subscriber_id,
+            id: r.id,
+            callingNumber: r.calling_number,
+            calledNumber: r.called_number,
+            startedAt: new Date(r.started_at).toISOString(),
+            durationSeconds: r.duration_seconds,
+            direction: r.direction,
+            cellId: r.cell_id,
+          })),
+          pageInfo: {
+            endCursor: last ? encodeCursor([new Date(last.started_at).toISOString(), last.id]) : null,
+            hasNextPage: rows.length > first,
+          },
+        };
+      },
+    },
+  };
+}
