@@ -180,7 +180,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         doc = parse(query, { maxTokens: config.limits.tokens });
       } catch (err) {
         const message = err instanceof GraphQLError ? err.message : 'The query could not be parsed.';
-        throw /token/i.test(message) && /limit|more than/i.test(message)
+        // graphql-js: "Document contains more that N tokens. Parsing aborted."
+        throw /Document contains more th\w+ \d+ tokens/.test(message)
           ? new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the token limit of ${config.limits.tokens}.`)
           : new RequestRejection('GRAPHQL_PARSE_FAILED', message);
       }

@@ -54,6 +54,12 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
         await guardSubject(sources.registry, ctx, idField, id);
         return toSubscriber(row);
       },
+      async node(_: unknown, { id }: { id: string }, ctx: EnforcementContext) {
+        const row = await byId(ctx).load(id);
+        if (!row) return null;
+        await guardSubject(sources.registry, ctx, idField, id);
+        return toSubscriber(row);
+      },
       async subscriberByMsisdn(_: unknown, { msisdn }: { msisdn: string }, ctx: EnforcementContext) {
         const { rows } = await db.query<SubscriberRow>(`SELECT ${COLUMNS} FROM subscribers WHERE msisdn = $1`, [msisdn]);
         const row = rows[0];
@@ -88,6 +94,9 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
           pageInfo: { endCursor: page.length ? encodeCursor([page[page.length - 1].id]) : null, hasNextPage: rows.length > first },
         };
       },
+    },
+    Node: {
+      __resolveType: () => 'Subscriber',
     },
     Subscriber: {
       async __resolveReference(ref: { id: string }, ctx: EnforcementContext) {

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { mintToken, type MintClaims } from '../src/auth/index.js';
+import { parseConfig, type Config } from '../src/config.js';
+import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
+import { startServer, type OutcomeSink, type RunningServer } from '../src/gateway/index.js';
+import { insertFixtures } from './fixtures/subscribers.js';
+
+/** A fresh, migrated store for one test file: in-memory PGlite, or with TEST_DATABASE_URL a new PostgreSQL database. */
+export async function openTestDb(): Promise<Db & { drop(): Promise<void> }> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    const db = await openPglite('memory://');
+    await migrate(db);
+    return Object.assign(db, { drop: () => db.close() });
+  }
+  const name = `pg_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = await openPostgres(url, { max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.close();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  const db = await openPostgres(u.toString());
+  await migrate(db);
+  return Object.assign(db, {
+    async drop() {
+      await db.close();
+      const a = await openPostgres(url, { max: 1 });
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.close();
+    },
+  });
+}
+
+/** What a test request sends. */
+export interface RequestOptions {
+  token?: string | null;
+  purpose?: string | null;
+  ref?: string;
+  variables?: Record<string, unknown>;
+  operationName?: string;
+  headers?: Record<string, string>;
+}
+
+/** A GraphQL response as a test sees it. */
+export interface GqlResponse {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: Record<string, any> | null;
+    errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
+    extensions?: Record<string, any>;
+  };
+}
+
+/** A gateway on 127.0.0.1 with its own store and DATA_DIR. */
+export interface TestGateway {
+  server: RunningServer;
+  url: string;
+  db: Db;
+  config: Config;
+  dataDir: string;
+  mint(claims: Partial<MintClaims> & Pick<MintClaims, 'kind' | 'purposes'>, ttlSeconds?: number): Promise<string>;
+  /** Sends a query; with no `token` given, mints an internal token for the declared purpose. */
+  gql(query: string, options?: RequestOptions): Promise<GqlResponse>;
+  close(): Promise<void>;
+}
+
+/** Starts a real gateway over HTTP on a real (fresh) store with the fixture population. */
+export async function startTestGateway(
+  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db; onOutcome?: OutcomeSink } = {},
+): Promise<TestGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'purposegate-test-'));
+  const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', ...(options.env ?? {}) });
+  const owned = options.db ? undefined : await openTestDb();
+  const db = options.db ?? owned!;
+  if (options.fixtures !== false) await insertFixtures(db);
+  const server = await startServer(config, { db, onOutcome: options.onOutcome });
+  const mint: TestGateway['mint'] = (claims, ttlSeconds) =>
+    mintToken(server.issuerKey, { sub: 'svc-test', ...claims }, { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds });
+  return {
+    server,
+    url: server.url,
+    db,
+    config,
+    dataDir,
+    mint,
+    async gql(query, o = {}) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.headers ?? {}) };
+      let token = o.token;
+      if (token === undefined && o.purpose) token = await mint({ kind: 'internal', purposes: [o.purpose] });
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (o.purpose) headers['x-purpose'] = o.purpose;
+      if (o.ref) headers['x-purpose-ref'] = o.ref;
+      const body: Record<string, unknown> = { query };
+      if (o.variables) body.variables = o.variables;
+      if (o.operationName) body.operationName = o.operationName;
+      const res = await fetch(server.url, { method: 'POST', headers, body: JSON.stringify(body) });
+      return { status: res.status, headers: res.headers, body: (await res.json()) as GqlResponse['body'] };
+    },
+    async close() {
+      await server.close();
+      await owned?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads the value at a response path. */
+export function at(data: unknown, path: ReadonlyArray<string | number>): unknown {
+  return path.reduce<unknown>((v, k) => (v === null || v === undefined ? v : (v as Record<string | number, unknown>)[k]), data);
+}
+
+/** The error a response carries at exactly `path`, if any. */
+export function errorAt(res: GqlResponse, path: ReadonlyArray<string | number>) {
+  return res.body.errors?.find((e) => JSON.stringify(e.path) === JSON.stringify(path));
+}
+
+/** Asserts the field at `path` was denied: null, and a FORBIDDEN error with `reason` at that path. */
+export function expectDenied(res: GqlResponse, path: ReadonlyArray<string | number>, reason: string): void {
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  expect(at(res.body.data, path), `value at ${path.join('.')}`).toBeNull();
+  const err = errorAt(res, path);
+  expect(err, `error at ${path.join('.')}: ${JSON.stringify(res.body.errors)}`).toBeDefined();
+  expect(err!.extensions?.code).toBe('FORBIDDEN');
+  expect(err!.extensions?.reason).toBe(reason);
+}
+
+/** Asserts the field at `path` was released with `value` and without an error. */
+export function expectAllowed(res: GqlResponse, path: ReadonlyArray<string | number>, value: unknown): void {
+  expect(errorAt(res, path), `no error at ${path.join('.')}`).toBeUndefined();
+  expect(at(res.body.data, path), `value at ${path.join('.')}`).toEqual(value);
+}
+
+/** Asserts a request-level rejection: status, code, and no data. */
+export function expectRejected(res: GqlResponse, status: number, code: string): void {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
+  expect(res.body.data ?? null).toBeNull();
+}

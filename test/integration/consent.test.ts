@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/index.js';
+import { recordConsent } from '../../src/consent/index.js';
+import { FIXTURES } from '../fixtures/subscribers.js';
+import { expectAllowed, expectDenied, openTestDb, startTestGateway, type TestGateway } from '../harness.js';
+
+const profile = (id: string) => /* GraphQL */ `{ subscriber(id: "${id}") { id msisdn fullName lastKnownLocation { latitude } } }`;
+
+/** Wraps a store so a test can count consent queries, or make them fail. */
+function instrument(db: Db) {
+  const state = { consentQueries: 0, failConsent: false };
+  const wrapped: Db = {
+    ...db,
+    kind: db.kind,
+    query: (async (sql: string, params?: readonly unknown[]) => {
+      if (sql.includes('FROM consent_events ce')) {
+        state.consentQueries++;
+        if (state.failConsent) throw new Error('connection reset');
+      }
+      return db.query(sql, params);
+    }) as Db['query'],
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
+  return { db: wrapped, state };
+}
+
+describe('consent, end to end', () => {
+  let gw: TestGateway;
+  let base: Awaited<ReturnType<typeof openTestDb>>;
+  let state: ReturnType<typeof instrument>['state'];
+
+  beforeAll(async () => {
+    base = await openTestDb();
+    const inst = instrument(base);
+    state = inst.state;
+    gw = await startTestGateway({ db: inst.db });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await base.drop();
+  });
+
+  it('OPT_IN: no consent → CONSENT_REQUIRED; grant → the next request is allowed; withdraw → the next is CONSENT_WITHDRAWN', async () => {
+    const id = FIXTURES.none.id;
+    expectDenied(await gw.gql(profile(id), { purpose: 'MARKETING' }), ['subscriber', 'fullName'], 'CONSENT_REQUIRED');
+
+    const cm = await gw.mint({ kind: 'internal', purposes: ['CONSENT_MANAGEMENT'] });
+    const grant = await gw.gql(`mutation { grantConsent(subscriberId: "${id}", purpose: MARKETING, source: "web") { purpose state source at } }`, {
+      token: cm,
+      purpose: 'CONSENT_MANAGEMENT',
+    });
+    expect(grant.body.errors).toBeUndefined();
+    expect(grant.body.data!.grantConsent).toMatchObject({ purpose: 'MARKETING', state: 'GRANTED', source: 'web' });
+
+    const allowed = await gw.gql(profile(id), { purpose: 'MARKETING' });
+    expectAllowed(allowed, ['subscriber', 'fullName'], FIXTURES.none.fullName);
+    expectAllowed(allowed, ['subscriber', 'lastKnownLocation', 'latitude'], Math.round(FIXTURES.none.location.latitude * 100) / 100);
+
+    await gw.gql(`mutation { withdrawConsent(subscriberId: "${id}", purpose: MARKETING) { state } }`, { token: cm, purpose: 'CONSENT_MANAGEMENT' });
+    const denied = await gw.gql(profile(id), { purpose: 'MARKETING' });
+    expectDenied(denied, ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+    expectDenied(denied, ['subscriber', 'msisdn'], 'CONSENT_WITHDRAWN');
+    expectDenied(denied, ['subscriber', 'lastKnownLocation'], 'CONSENT_WITHDRAWN');
+  });
+
+  it('a withdrawal written straight to the store is enforced on the very next request (no cache across requests)', async () => {
+    const id = FIXTURES.east.id;
+    expectAllowed(await gw.gql(profile(id), { purpose: 'MARKETING' }), ['subscriber', 'fullName'], FIXTURES.east.fullName);
+    await recordConsent(base, { subscriberId: id, purpose: 'MARKETING', action: 'WITHDRAW', source: 'call-centre' });
+    expectDenied(await gw.gql(profile(id), { purpose: 'MARKETING' }), ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+  });
+
+  it('OPT_OUT: allowed with no event, denied once withdrawn', async () => {
+    const q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName postalAddress } }`;
+    expectAllowed(await gw.gql(q, { purpose: 'DIRECTORY_SERVICES' }), ['subscriber', 'fullName'], FIXTURES.adult.fullName);
+  });
+
+  it('unlisted numbers are hidden from the directory (standing withdrawal)', async () => {
+    const res = await gw.gql(`{ subscriber(id: "${FIXTURES.unlisted.id}") { msisdn fullName } }`, { purpose: 'DIRECTORY_SERVICES' });
+    expectDenied(res, ['subscriber', 'msisdn'], 'CONSENT_WITHDRAWN');
+    expectDenied(res, ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+    const consents = await gw.gql(`{ subscriber(id: "${FIXTURES.unlisted.id}") { consents { purpose state source } } }`, { purpose: 'CUSTOMER_SUPPORT' });
+    expect(consents.body.data!.subscriber.consents).toContainEqual({ purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing' });
+  });
+
+  it.each(['MARKETING', 'ANALYTICS'])('minors are denied %s even with consent', async (purpose) => {
+    const res = await gw.gql(`{ subscriber(id: "${FIXTURES.minor.id}") { lastKnownLocation { latitude } devices { model } } }`, { purpose });
+    expectDenied(res, ['subscriber', 'lastKnownLocation'], 'MINOR');
+    // And the same purpose for an adult with consent is allowed: the denial is about age.
+    const adult = await gw.gql(`{ subscriber(id: "${FIXTURES.adult.id}") { lastKnownLocation { latitude } } }`, { purpose });
+    expect(adult.body.data!.subscriber.lastKnownLocation.latitude).toBe(Math.round(FIXTURES.adult.location.latitude * 100) / 100);
+  });
+
+  it('a child purpose withdrawn while the parent is granted is denied; its sibling is covered by the parent', async () => {
+    const q = `{ subscriber(id: "${FIXTURES.south.id}") { fullName } }`;
+    expectDenied(await gw.gql(q, { purpose: 'MARKETING_SMS' }), ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+    expectAllowed(await gw.gql(q, { purpose: 'MARKETING_EMAIL' }), ['subscriber', 'fullName'], FIXTURES.south.fullName);
+    expectAllowed(await gw.gql(q, { purpose: 'MARKETING' }), ['subscriber', 'fullName'], FIXTURES.south.fullName);
+  });
+
+  it('one consent query per subgraph per request, however many subscribers and fields', async () => {
+    const q = /* GraphQL */ `{ subscribers(first: 50) { nodes { id msisdn fullName email
+        devices { model osVersion } lastKnownLocation { latitude longitude }
+        callDetailRecords(first: 5) { nodes { startedAt durationSeconds direction } } } } }`;
+    state.consentQueries = 0;
+    const res = await gw.gql(q, { purpose: 'MARKETING' });
+    expect(res.status).toBe(200);
+    expect(res.body.data!.subscribers.nodes.length).toBe(Object.keys(FIXTURES).length);
+    // subscribers, devices, location, usage: four subgraphs touched, one query each.
+    expect(state.consentQueries).toBe(4);
+  });
+
+  it('a consent store that cannot answer denies with CONSENT_UNAVAILABLE, never allows', async () => {
+    state.failConsent = true;
+    try {
+      const res = await gw.gql(profile(FIXTURES.adult.id), { purpose: 'MARKETING' });
+      expectDenied(res, ['subscriber'], 'CONSENT_UNAVAILABLE');
+      const partner = await gw.mint({ kind: 'partner', agency: 'agency-north', purposes: ['BILLING'] });
+      const scoped = await gw.gql(`{ subscribers { nodes { fullName } } }`, { token: partner, purpose: 'BILLING' });
+      for (const [i] of scoped.body.data!.subscribers.nodes.entries()) expectDenied(scoped, ['subscribers', 'nodes', i, 'fullName'], 'CONSENT_UNAVAILABLE');
+    } finally {
+      state.failConsent = false;
+    }
+  });
+
+  it('consent mutations need CONSENT_MANAGEMENT, or SUBJECT_ACCESS for one\u2019s own record', async () => {
+    const m = (id: string) => `mutation { grantConsent(subscriberId: "${id}", purpose: ANALYTICS) { purpose state } }`;
+    expectDenied(await gw.gql(m(FIXTURES.none.id), { purpose: 'MARKETING' }), ['grantConsent'], 'PURPOSE_NOT_ALLOWED');
+    const self = await gw.mint({ sub: FIXTURES.none.id, kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] });
+    const own = await gw.gql(m(FIXTURES.none.id), { token: self, purpose: 'SUBJECT_ACCESS' });
+    expect(own.body.data!.grantConsent).toEqual({ purpose: 'ANALYTICS', state: 'GRANTED' });
+    expectDenied(await gw.gql(m(FIXTURES.adult.id), { token: self, purpose: 'SUBJECT_ACCESS' }), ['grantConsent'], 'OUT_OF_SCOPE');
+    const partner = await gw.mint({ kind: 'partner', agency: 'agency-south', purposes: ['CONSENT_MANAGEMENT'] });
+    expectDenied(await gw.gql(m(FIXTURES.none.id), { token: partner, purpose: 'CONSENT_MANAGEMENT' }), ['grantConsent'], 'OUT_OF_SCOPE');
+    const unknown = await gw.gql(m('sub-nobody'), { purpose: 'CONSENT_MANAGEMENT' });
+    expect(unknown.body.data).toBeNull();
+  });
+});

@@ -1,0 +1,136 @@
+import { generateKeyPair, SignJWT, base64url } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES } from '../fixtures/subscribers.js';
+import { expectRejected, startTestGateway, type TestGateway } from '../harness.js';
+
+const Q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`;
+
+describe('request-level rejections (SPEC §4 table)', () => {
+  let gw: TestGateway;
+  const sign = async (
+    claims: Record<string, unknown>,
+    over: { alg?: string; typ?: string; key?: CryptoKey | Uint8Array; iss?: string; aud?: string; exp?: number; iat?: number } = {},
+  ) => {
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = new SignJWT({ kind: 'internal', purposes: ['BILLING'], ...claims })
+      .setProtectedHeader({ alg: over.alg ?? 'EdDSA', typ: over.typ ?? 'at+jwt', kid: gw.server.issuerKey.kid })
+      .setSubject('svc')
+      .setIssuer(over.iss ?? gw.config.tokenIssuer)
+      .setAudience(over.aud ?? gw.config.tokenAudience)
+      .setIssuedAt(over.iat ?? now)
+      .setJti('j1')
+      .setExpirationTime(over.exp ?? now + 300);
+    return jwt.sign(over.key ?? gw.server.issuerKey.privateKey);
+  };
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(() => gw.close());
+
+  it.each<[string, () => Promise<string | null>]>([
+    ['no token', async () => null],
+    ['a malformed token', async () => 'not.a.jwt'],
+    ['an expired token', () => sign({}, { exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 })],
+    ['a token signed by another key', async () => sign({}, { key: (await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey })],
+    ['a wrong issuer', () => sign({}, { iss: 'https://evil.example' })],
+    ['a wrong audience', () => sign({}, { aud: 'someone-else' })],
+    ['typ JWT instead of at+jwt', () => sign({}, { typ: 'JWT' })],
+    [
+      'alg none',
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const h = base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt' }));
+        const p = base64url.encode(JSON.stringify({ sub: 'svc', kind: 'internal', purposes: ['BILLING'], iss: gw.config.tokenIssuer, aud: gw.config.tokenAudience, iat: now, exp: now + 300, jti: 'x' }));
+        return `${h}.${p}.`;
+      },
+    ],
+    [
+      'HS256 signed with the public key',
+      async () => {
+        const { kty, crv, x } = gw.server.issuerKey.publicJwk;
+        return sign({}, { alg: 'HS256', key: new TextEncoder().encode(JSON.stringify({ kty, crv, x })) });
+      },
+    ],
+    [
+      'a tampered payload with the old signature',
+      async () => {
+        const [h, , s] = (await sign({})).split('.');
+        const p = base64url.encode(JSON.stringify({ sub: 'svc', kind: 'internal', purposes: ['LAW_ENFORCEMENT'], iss: gw.config.tokenIssuer, aud: gw.config.tokenAudience, iat: 1, exp: 9999999999, jti: 'x' }));
+        return `${h}.${p}.${s}`;
+      },
+    ],
+    ['purposes that is not an array', () => sign({ purposes: 'BILLING' })],
+    ['purposes naming an unknown purpose', () => sign({ purposes: ['BILLING', 'SELLING'] })],
+    ['a partner without agency', () => sign({ kind: 'partner' })],
+    ['an unknown kind', () => sign({ kind: 'root' })],
+  ])('%s → 401 UNAUTHENTICATED', async (_name, token) => {
+    const res = await gw.gql(Q, { token: await token(), purpose: 'BILLING' });
+    expectRejected(res, 401, 'UNAUTHENTICATED');
+    expect(JSON.stringify(res.body)).not.toContain(FIXTURES.adult.fullName);
+  });
+
+  it.each([
+    ['no X-Purpose', { purpose: null }, 400, 'PURPOSE_REQUIRED'],
+    ['a purpose not in the registry', { purpose: 'SELLING_DATA' }, 400, 'UNKNOWN_PURPOSE'],
+    ['a purpose not in the token', { purpose: 'MARKETING' }, 403, 'PURPOSE_NOT_PERMITTED'],
+    ['EMERGENCY_SERVICES without an incident reference', { purpose: 'EMERGENCY_SERVICES' }, 403, 'PURPOSE_REF_REQUIRED'],
+    ['LAW_ENFORCEMENT without a legal process reference', { purpose: 'LAW_ENFORCEMENT' }, 403, 'PURPOSE_REF_REQUIRED'],
+  ] as const)('%s → %i %s', async (_name, o, status, code) => {
+    const token = await gw.mint({ kind: 'internal', purposes: ['BILLING', 'EMERGENCY_SERVICES', 'LAW_ENFORCEMENT'] });
+    const res = await gw.gql(Q, { token, purpose: o.purpose ?? undefined });
+    expectRejected(res, status, code);
+  });
+
+  it.each([
+    ['too deep', `{ subscriber(id: "x") { billingAccount { paymentCard { brand } } } }`, { LIMIT_DEPTH: '3' }],
+    ['too many aliases', `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: __typename`).join(' ')} }`, {}],
+    ['too many root fields', `{ a: subscriber(id: "1") { id } b: subscriber(id: "2") { id } c: subscriber(id: "3") { id } d: subscriber(id: "4") { id } e: subscriber(id: "5") { id } f: subscriber(id: "6") { id } }`, {}],
+    ['first above the page limit', `{ subscribers(first: 501) { nodes { id } } }`, {}],
+    ['too costly (lists multiply)', `{ subscribers(first: 500) { nodes { callDetailRecords(first: 500) { nodes { id durationSeconds } } } } }`, {}],
+    ['too many tokens', `{ subscribers { nodes { ${'id '.repeat(5000)} } } }`, {}],
+    ['too many bytes', `{ subscribers { nodes { id } } } # ${'x'.repeat(70_000)}`, {}],
+  ])('%s → 400 QUERY_TOO_COMPLEX', async (_name, query, env) => {
+    const local = Object.keys(env).length ? await startTestGateway({ env, fixtures: false }) : gw;
+    try {
+      const res = await local.gql(query, { purpose: 'BILLING' });
+      expectRejected(res, 400, 'QUERY_TOO_COMPLEX');
+    } finally {
+      if (local !== gw) await local.close();
+    }
+  });
+
+  it('refuses batched requests', async () => {
+    const token = await gw.mint({ kind: 'internal', purposes: ['BILLING'] });
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-purpose': 'BILLING' },
+      body: JSON.stringify([{ query: Q }, { query: Q }]),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('introspection only for internal callers', async () => {
+    const intro = `{ __schema { queryType { name } } }`;
+    const internal = await gw.gql(intro, { purpose: 'BILLING' });
+    expect(internal.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+    const partner = await gw.mint({ kind: 'partner', agency: 'agency-north', purposes: ['BILLING'] });
+    expectRejected(await gw.gql(intro, { token: partner, purpose: 'BILLING' }), 400, 'GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('no field suggestions in validation errors', async () => {
+    const res = await gw.gql(`{ subscriber(id: "x") { fullNam } }`, { purpose: 'BILLING' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors![0].message).not.toMatch(/Did you mean/);
+  });
+
+  it('echoes X-Request-Id, and makes one when none (or a bad one) is sent', async () => {
+    const a = await gw.gql(Q, { purpose: 'BILLING', headers: { 'x-request-id': 'req-123' } });
+    expect(a.headers.get('x-request-id')).toBe('req-123');
+    const b = await gw.gql(Q, { purpose: 'BILLING', headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(b.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const rejected = await gw.gql(Q, { token: null, purpose: 'BILLING', headers: { 'x-request-id': 'req-456' } });
+    expect(rejected.headers.get('x-request-id')).toBe('req-456');
+  });
+});

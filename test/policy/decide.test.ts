@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { readRegistry } from '../../directives/index.js';
+import { loadPolicySources } from '../../src/subgraphs/index.js';
+import {
+  admitRequest,
+  applyMask,
+  decide,
+  type Caller,
+  type ConsentEvent,
+  type Decision,
+  type FieldPolicy,
+  type SubjectState,
+} from '../../src/policy/index.js';
+
+const registry = loadPolicySources().registry;
+const AT = '2026-11-25T12:00:00.000Z';
+
+const field = (allow: string[], masks: Record<string, string> = {}, identifier = false): FieldPolicy => ({
+  coordinate: 'T.f',
+  allow: new Set(allow),
+  masks: new Map(Object.entries(masks)) as FieldPolicy['masks'],
+  identifier,
+});
+const internal = (purposes: string[] = []): Caller => ({ sub: 'svc', kind: 'internal', purposes });
+const subject = (
+  over: Partial<{ id: string; agencyId: string; dateOfBirth: string | null; directoryListing: 'LISTED' | 'UNLISTED' }> = {},
+  consents: Record<string, ConsentEvent['action']> = {},
+): SubjectState => ({
+  status: 'found',
+  subject: { id: 'sub-1', agencyId: 'agency-north', dateOfBirth: '1980-01-01', directoryListing: 'LISTED', ...over },
+  consents: new Map(Object.entries(consents).map(([p, action], i) => [p, { id: String(i + 1), action, at: '2026-01-01T00:00:00Z' }])),
+});
+
+type Row = [name: string, f: FieldPolicy, purpose: string, caller: Caller, s: SubjectState, expected: Partial<Decision>];
+
+const rows: Row[] = [
+  ['contract purpose listed on the field', field(['BILLING']), 'BILLING', internal(), subject(), { effect: 'ALLOW' }],
+  ['purpose not on the field', field(['BILLING']), 'MARKETING', internal(), subject(), { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' }],
+  ['unknown purpose', field(['BILLING']), 'NOPE', internal(), subject(), { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' }],
+  ['child inherits the parent allow', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'GRANT' }), { effect: 'ALLOW', consentEventId: '1' }],
+  ['parent does not inherit a child allow', field(['MARKETING_SMS']), 'MARKETING', internal(), subject({}, { MARKETING: 'GRANT' }), { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' }],
+  ['OPT_IN without consent', field(['MARKETING']), 'MARKETING', internal(), subject(), { effect: 'DENY', reason: 'CONSENT_REQUIRED' }],
+  ['OPT_IN granted', field(['MARKETING']), 'MARKETING', internal(), subject({}, { MARKETING: 'GRANT' }), { effect: 'ALLOW' }],
+  ['OPT_IN withdrawn', field(['MARKETING']), 'MARKETING', internal(), subject({}, { MARKETING: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
+  ['child withdrawn while parent granted', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'GRANT', MARKETING_SMS: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: '2' }],
+  ['sibling unaffected by child withdrawal', field(['MARKETING']), 'MARKETING_EMAIL', internal(), subject({}, { MARKETING: 'GRANT', MARKETING_SMS: 'WITHDRAW' }), { effect: 'ALLOW' }],
+  ['child granted while parent withdrawn', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'WITHDRAW', MARKETING_SMS: 'GRANT' }), { effect: 'ALLOW' }],
+  ['OPT_OUT with no event', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject(), { effect: 'ALLOW' }],
+  ['OPT_OUT withdrawn', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject({}, { DIRECTORY_SERVICES: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
+  ['unlisted number: standing withdrawal', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject({ directoryListing: 'UNLISTED' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
+  ['minor with consent', field(['MARKETING']), 'MARKETING', internal(), subject({ dateOfBirth: '2010-06-01' }, { MARKETING: 'GRANT' }), { effect: 'DENY', reason: 'MINOR' }],
+  ['18th birthday is adult', field(['MARKETING']), 'MARKETING', internal(), subject({ dateOfBirth: '2008-11-25' }, { MARKETING: 'GRANT' }), { effect: 'ALLOW' }],
+  ['day before 18th birthday is minor', field(['MARKETING']), 'MARKETING', internal(), subject({ dateOfBirth: '2008-11-26' }, { MARKETING: 'GRANT' }), { effect: 'DENY', reason: 'MINOR' }],
+  ['unknown birth date fails closed', field(['ANALYTICS']), 'ANALYTICS', internal(), subject({ dateOfBirth: null }, { ANALYTICS: 'GRANT' }), { effect: 'DENY', reason: 'MINOR' }],
+  ['minor under a contract purpose', field(['BILLING']), 'BILLING', internal(), subject({ dateOfBirth: '2012-01-01' }), { effect: 'ALLOW' }],
+  ['partner, own agency', field(['BILLING']), 'BILLING', { sub: 'p', kind: 'partner', agency: 'agency-north', purposes: [] }, subject(), { effect: 'ALLOW' }],
+  ['partner, other agency', field(['BILLING']), 'BILLING', { sub: 'p', kind: 'partner', agency: 'agency-south', purposes: [] }, subject(), { effect: 'DENY', reason: 'OUT_OF_SCOPE' }],
+  ['agent, other agency, identifier field', field(['BILLING'], {}, true), 'BILLING', { sub: 'a', kind: 'agent', agency: 'x', purposes: [] }, subject(), { effect: 'DENY', reason: 'OUT_OF_SCOPE' }],
+  ['SUBJECT_ACCESS own record', field(['SUBJECT_ACCESS']), 'SUBJECT_ACCESS', { sub: 'sub-1', kind: 'subscriber', purposes: [] }, subject(), { effect: 'ALLOW' }],
+  ['SUBJECT_ACCESS someone else', field(['SUBJECT_ACCESS']), 'SUBJECT_ACCESS', { sub: 'sub-2', kind: 'subscriber', purposes: [] }, subject(), { effect: 'DENY', reason: 'OUT_OF_SCOPE' }],
+  ['SUBJECT_ACCESS by an internal caller for another id', field(['SUBJECT_ACCESS']), 'SUBJECT_ACCESS', internal(), subject(), { effect: 'DENY', reason: 'OUT_OF_SCOPE' }],
+  ['subject unknown', field(['BILLING']), 'BILLING', internal(), { status: 'not_found' }, { effect: 'DENY', reason: 'OUT_OF_SCOPE' }],
+  ['store down, consent purpose', field(['MARKETING']), 'MARKETING', internal(), { status: 'unavailable' }, { effect: 'DENY', reason: 'CONSENT_UNAVAILABLE' }],
+  ['store down, partner scope', field(['BILLING']), 'BILLING', { sub: 'p', kind: 'partner', agency: 'agency-north', purposes: [] }, { status: 'unavailable' }, { effect: 'DENY', reason: 'CONSENT_UNAVAILABLE' }],
+  ['store down, internal contract purpose', field(['BILLING']), 'BILLING', internal(), { status: 'unavailable' }, { effect: 'ALLOW' }],
+  ['identifier under consent purpose needs no consent', field(['MARKETING'], {}, true), 'MARKETING', internal(), subject(), { effect: 'ALLOW' }],
+  ['mask for the purpose', field(['CUSTOMER_SUPPORT'], { CUSTOMER_SUPPORT: 'LAST4' }), 'CUSTOMER_SUPPORT', internal(), subject(), { effect: 'MASK', strategy: 'LAST4' }],
+  ['mask inherited by a child purpose', field(['MARKETING'], { MARKETING: 'COARSE_LOCATION' }), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'GRANT' }), { effect: 'MASK', strategy: 'COARSE_LOCATION', consentEventId: '1' }],
+  ['mask only for its purpose', field(['CUSTOMER_SUPPORT', 'FRAUD_PREVENTION'], { CUSTOMER_SUPPORT: 'LAST4' }), 'FRAUD_PREVENTION', internal(), subject(), { effect: 'ALLOW' }],
+  ['denial wins over mask', field(['MARKETING'], { MARKETING: 'COARSE_LOCATION' }), 'MARKETING', internal(), subject(), { effect: 'DENY', reason: 'CONSENT_REQUIRED' }],
+];
+
+describe('decide()', () => {
+  it.each(rows)('%s', (_name, f, purpose, caller, s, expected) => {
+    expect(decide({ registry, field: f, purpose, caller, subject: s, at: AT })).toMatchObject(expected);
+  });
+
+  it('is pure: the same input gives the same decision', () => {
+    const input = { registry, field: field(['MARKETING']), purpose: 'MARKETING', caller: internal(), subject: subject({}, { MARKETING: 'GRANT' }), at: AT };
+    expect(decide(input)).toEqual(decide(input));
+  });
+});
+
+describe('admitRequest()', () => {
+  const caller = internal(['BILLING', 'EMERGENCY_SERVICES']);
+  it.each([
+    [undefined, undefined, 'PURPOSE_REQUIRED'],
+    ['', undefined, 'PURPOSE_REQUIRED'],
+    ['SELLING_DATA', undefined, 'UNKNOWN_PURPOSE'],
+    ['MARKETING', undefined, 'PURPOSE_NOT_PERMITTED'],
+    ['EMERGENCY_SERVICES', undefined, 'PURPOSE_REF_REQUIRED'],
+    ['EMERGENCY_SERVICES', 'INC-7', undefined],
+    ['BILLING', undefined, undefined],
+  ] as const)('purpose %s ref %s → %s', (purpose, ref, code) => {
+    const a = admitRequest(registry, caller, purpose, ref);
+    if (code === undefined) expect(a.ok).toBe(true);
+    else expect(a).toMatchObject({ ok: false, code });
+  });
+});
+
+describe('applyMask()', () => {
+  const ctx = { key: 'k'.repeat(32), subjectId: 'sub-1', coordinate: 'Device.imei' };
+  it.each([
+    ['LAST4', '352099001761481', '***********1481'],
+    ['LAST4', '123', '***'],
+    ['PREFIX8', '352099001761481', '35209900*******'],
+    ['COARSE_LOCATION', 51.501364, 51.5],
+    ['COARSE_LOCATION', -0.14189, -0.14],
+    ['LAST4', null, null],
+  ] as const)('%s(%s) = %s', (strategy, value, expected) => {
+    expect(applyMask(strategy, value, ctx)).toEqual(expected);
+  });
+
+  it('HASH is keyed, stable per subscriber, and differs across subscribers and keys', () => {
+    const a = applyMask('HASH', '352099001761481', ctx);
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(applyMask('HASH', '352099001761481', ctx)).toBe(a);
+    expect(applyMask('HASH', '352099001761481', { ...ctx, subjectId: 'sub-2' })).not.toBe(a);
+    expect(applyMask('HASH', '352099001761481', { ...ctx, key: 'j'.repeat(32) })).not.toBe(a);
+  });
+});
+
+describe('readRegistry()', () => {
+  it('reads bases, consent modes, references and the purpose tree', () => {
+    expect(registry.get('MARKETING_SMS')).toEqual({ name: 'MARKETING_SMS', basis: 'CONSENT', consent: 'OPT_IN', parent: 'MARKETING' });
+    expect(registry.get('DIRECTORY_SERVICES')).toMatchObject({ basis: 'CONSENT', consent: 'OPT_OUT' });
+    expect(registry.get('LAW_ENFORCEMENT')).toMatchObject({ basis: 'LEGAL_OBLIGATION', ref: 'legal process' });
+    expect(registry.get('EMERGENCY_SERVICES')).toMatchObject({ basis: 'VITAL_INTEREST', ref: 'incident' });
+  });
+
+  it('refuses a consent purpose without a mode and an unknown parent', () => {
+    expect(() => readRegistry(/* GraphQL */ `enum Purpose { A @basis(kind: CONSENT) }`)).toThrow('Purpose "A" has basis CONSENT but no consent mode.');
+    expect(() => readRegistry(/* GraphQL */ `enum Purpose { A @basis(kind: CONTRACT, parent: B) }`)).toThrow('Purpose "A" has parent "B", which is not in the registry.');
+  });
+});
