@@ -1,0 +1,183 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPglite } from '../../src/db/index.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/purposegate.js');
+
+/** Runs the CLI; resolves with exit code and output instead of throwing. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('purposegate schema check', () => {
+  it('passes on the bundled policy and prints the purposes × fields summary', async () => {
+    const r = await cli(['schema', 'check']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^policy OK: \d+ protected fields, 15 purposes/);
+    expect(r.stdout).toMatch(/SUBJECT_ACCESS\s+\d+\s+0\s+0/);
+  });
+
+  it('exits non-zero naming the field when a @subject field lacks @purpose', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-schema-'));
+    try {
+      cpSync(join(import.meta.dirname, '../../schema'), dir, { recursive: true });
+      const file = join(dir, 'location.graphql');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/accuracyMeters: Float @purpose\([^)]*\)/, 'accuracyMeters: Float'));
+      const r = await cli(['schema', 'check', '--schema', dir]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('Field "Location.accuracyMeters" of @subject type "Location" is not covered by @purpose.');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes the matrix as markdown', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'pg-matrix-')), 'matrix.md');
+    expect((await cli(['schema', 'matrix', '--out', out])).code).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text).toMatch(/\| Device\.imei \|.*LAST4.*HASH/);
+  });
+});
+
+describe('purposegate serve, and the data commands beside it', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pg-serve-'));
+  const env = { DATA_DIR: dataDir, PORT: '0', SEED_SUBSCRIBERS: '40' };
+  let server: ChildProcess;
+  let url = '';
+  let output = '';
+
+  beforeAll(async () => {
+    server = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (b) => (output += b));
+    server.stderr!.on('data', (b) => (output += b));
+    const deadline = Date.now() + 90_000;
+    while (!/listening on (\S+)/.test(output)) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`serve did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    url = /listening on (\S+)/.exec(output)![1];
+  });
+  afterAll(async () => {
+    if (server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.once('exit', r));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('seeds demo data on first start and prints a curl that works as printed', async () => {
+    expect(output).toContain('seeded 40 demo subscribers');
+    const token = /authorization: Bearer (\S+)'/.exec(output)![1];
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-purpose': 'CUSTOMER_SUPPORT' },
+      body: JSON.stringify({ query: '{ subscriber(id: "sub-000001") { fullName msisdn devices { imei model } } }' }),
+    });
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(body.data.subscriber.fullName).toEqual(expect.any(String));
+    expect(body.data.subscriber.devices[0].imei).toMatch(/^\*{11}\d{4}$/);
+    expect(body.extensions.masked).toContainEqual(['subscriber', 'devices', 0, 'imei']);
+  });
+
+  it('serves /healthz, /readyz and /metrics', async () => {
+    const base = url.replace(/\/graphql$/, '');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/purposegate_requests_total\{purpose="CUSTOMER_SUPPORT",status="200"\} \d+/);
+    expect(metrics).toMatch(/purposegate_decisions_total\{purpose="CUSTOMER_SUPPORT",effect="MASK",reason=""\} \d+/);
+    expect(metrics).toContain('purposegate_request_duration_seconds_bucket');
+  });
+
+  it('refuses a second opener of the embedded DATA_DIR with a clear error', async () => {
+    await expect(openPglite(dataDir)).rejects.toThrow(/is in use by process \d+ \(server at http:\/\/127\.0\.0\.1:\d+\/graphql\)/);
+    const seed = await cli(['seed', '--subscribers', '5'], env);
+    expect(seed.code).not.toBe(0);
+    expect(seed.stderr).toContain('stop it before seeding');
+  });
+
+  it('token mint prints a token the server accepts; bad flags give a one-line reason', async () => {
+    const minted = await cli(['token', 'mint', '--sub', 'partner-1', '--kind', 'partner', '--agency', 'agency-north', '--purposes', 'BILLING'], env);
+    expect(minted.code).toBe(0);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${minted.stdout.trim()}`, 'x-purpose': 'BILLING' },
+      body: JSON.stringify({ query: '{ subscribers(first: 100) { nodes { agencyId } } }' }),
+    });
+    const nodes = ((await res.json()) as any).data.subscribers.nodes as Array<{ agencyId: string }>;
+    expect(nodes.length).toBeGreaterThan(0);
+    expect(new Set(nodes.map((n) => n.agencyId))).toEqual(new Set(['agency-north']));
+
+    for (const args of [
+      ['token', 'mint', '--sub', 'p', '--kind', 'partner', '--purposes', 'BILLING'],
+      ['token', 'mint', '--sub', 'p', '--kind', 'internal', '--purposes', 'SELLING'],
+      ['token', 'mint', '--sub', 'p', '--kind', 'internal', '--purposes', 'BILLING', '--ttl', 'forever'],
+    ]) {
+      const r = await cli(args, env);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^purposegate: /);
+    }
+  });
+
+  it('consent grant/withdraw go through the running server and take effect on the next request', async () => {
+    const token = (await cli(['token', 'mint', '--sub', 'mkt', '--kind', 'internal', '--purposes', 'MARKETING'], env)).stdout.trim();
+    const ask = async () =>
+      (await (
+        await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-purpose': 'MARKETING' },
+          body: JSON.stringify({ query: '{ subscriber(id: "sub-000003") { fullName } }' }),
+        })
+      ).json()) as any;
+    // Make the state known whatever the seed chose, then flip it.
+    expect((await cli(['consent', 'grant', '--subscriber', 'sub-000003', '--purpose', 'MARKETING', '--source', 'test'], env)).code).toBe(0);
+    const dob = await ask();
+    const isMinor = dob.errors?.[0]?.extensions?.reason === 'MINOR';
+    if (!isMinor) expect(dob.data.subscriber.fullName).toEqual(expect.any(String));
+    const withdrawn = await cli(['consent', 'withdraw', '--subscriber', 'sub-000003', '--purpose', 'MARKETING'], env);
+    expect(withdrawn.code).toBe(0);
+    expect(JSON.parse(withdrawn.stdout)).toMatchObject({ purpose: 'MARKETING', state: 'WITHDRAWN', source: 'cli' });
+    const after = await ask();
+    expect(after.data.subscriber).toEqual({ fullName: null });
+    expect(after.errors[0].path).toEqual(['subscriber', 'fullName']);
+    expect(after.errors[0].extensions.reason).toBe(isMinor ? 'MINOR' : 'CONSENT_WITHDRAWN');
+    const unknown = await cli(['consent', 'grant', '--subscriber', 'sub-000003', '--purpose', 'SELLING'], env);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('Purpose "SELLING" is not in the purpose registry.');
+  });
+
+  it('stops cleanly on SIGTERM and releases the DATA_DIR', async () => {
+    server.kill('SIGTERM');
+    const code = await new Promise((r) => server.once('exit', r));
+    expect(code).toBe(0);
+    const seed = await cli(['seed', '--subscribers', '3'], env);
+    expect(seed.code).toBe(0);
+    expect(JSON.parse(seed.stdout)).toMatchObject({ subscribers: 3 });
+  });
+});
+
+describe('configuration errors', () => {
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535; got "eighty".'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must be a postgres: or postgresql: URL; got "mysql://x".'],
+    [{ LIMIT_DEPTH: '0' }, 'LIMIT_DEPTH must be an integer from 1 to 1000; got "0".'],
+  ])('%o stops serve with a message naming the variable', async (bad, message) => {
+    const r = await cli(['serve'], { DATA_DIR: mkdtempSync(join(tmpdir(), 'pg-cfg-')), ...bad });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim()).toBe(`purposegate: ${message}`);
+  });
+});
