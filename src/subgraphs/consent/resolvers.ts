@@ -5,6 +5,7 @@ import type { FieldPolicy } from '../../policy/index.js';
 import type { EnforcementContext } from '../../shield/index.js';
 import { resolveSubscriberReference } from '../entityReference.js';
 import { guardSubject } from '../guardSubject.js';
+import type { MutationGrantConsentArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 /** Who may record consent: CONSENT_MANAGEMENT, or the subscriber themself under SUBJECT_ACCESS. */
@@ -19,7 +20,7 @@ const WRITE_POLICY = (coordinate: string): FieldPolicy => ({
 export function consentResolvers({ db, sources }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
   const write = (action: 'GRANT' | 'WITHDRAW', coordinate: string) => {
     const policy = WRITE_POLICY(coordinate);
-    return async (_: unknown, args: { subscriberId: string; purpose: string; source?: string | null }, ctx: EnforcementContext) => {
+    return async (_: unknown, args: MutationGrantConsentArgs, ctx: EnforcementContext) => {
       await guardSubject(sources.registry, ctx, policy, args.subscriberId);
       try {
         const record = await recordConsent(db, {

@@ -3,6 +3,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { loaderFor, type EnforcementContext } from '../../shield/index.js';
 import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
 import { guardSubject } from '../guardSubject.js';
+import type { QuerySubscriberArgs, QuerySubscriberByMsisdnArgs, QuerySubscribersArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 interface SubscriberRow {
@@ -48,7 +49,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
 
   return {
     Query: {
-      async subscriber(_: unknown, { id }: { id: string }, ctx: EnforcementContext) {
+      async subscriber(_: unknown, { id }: QuerySubscriberArgs, ctx: EnforcementContext) {
         const row = await byId(ctx).load(id);
         if (!row) return null;
         await guardSubject(sources.registry, ctx, idField, id);
@@ -60,7 +61,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
         await guardSubject(sources.registry, ctx, idField, id);
         return toSubscriber(row);
       },
-      async subscriberByMsisdn(_: unknown, { msisdn }: { msisdn: string }, ctx: EnforcementContext) {
+      async subscriberByMsisdn(_: unknown, { msisdn }: QuerySubscriberByMsisdnArgs, ctx: EnforcementContext) {
         const { rows } = await db.query<SubscriberRow>(`SELECT ${COLUMNS} FROM subscribers WHERE msisdn = $1`, [msisdn]);
         const row = rows[0];
         if (!row) return null;
@@ -68,7 +69,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
         await guardSubject(sources.registry, ctx, msisdnField, row.id);
         return toSubscriber(row);
       },
-      async subscribers(_: unknown, args: { first?: number | null; after?: string | null }, ctx: EnforcementContext) {
+      async subscribers(_: unknown, args: QuerySubscribersArgs, ctx: EnforcementContext) {
         const first = pageSize(args.first, 20, maxFirst);
         const after = args.after ? decodeCursor(args.after, 1)[0] : '';
         const { caller, purpose } = ctx.scope;

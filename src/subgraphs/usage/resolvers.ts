@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { EnforcementContext } from '../../shield/index.js';
 import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
 import { resolveSubscriberReference } from '../entityReference.js';
+import type { SubscriberCallDetailRecordsArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 interface CdrRow {
@@ -30,7 +31,7 @@ export function usageResolvers({ db, maxFirst }: SubgraphDeps): GraphQLResolverM
       __resolveReference: resolveSubscriberReference,
       async callDetailRecords(
         parent: { id: string },
-        args: { first?: number | null; after?: string | null; since?: string | null; until?: string | null },
+        args: SubscriberCallDetailRecordsArgs,
       ) {
         const first = pageSize(args.first, 50, maxFirst);
         const since = isoArg('since', args.since);
