@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { mintToken, type MintClaims } from '../src/auth/index.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
-import { startServer, type OutcomeSink, type RunningServer } from '../src/gateway/index.js';
+import { startServer, type RunningServer } from '../src/gateway/index.js';
 import { insertFixtures } from './fixtures/subscribers.js';
 
 /** A fresh, migrated store for one test file: in-memory PGlite, or with TEST_DATABASE_URL a new PostgreSQL database. */
@@ -70,14 +70,14 @@ export interface TestGateway {
 
 /** Starts a real gateway over HTTP on a real (fresh) store with the fixture population. */
 export async function startTestGateway(
-  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db; onOutcome?: OutcomeSink } = {},
+  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db; auditDb?: Db; checkpointIntervalMs?: number } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'purposegate-test-'));
   const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', ...(options.env ?? {}) });
   const owned = options.db ? undefined : await openTestDb();
   const db = options.db ?? owned!;
   if (options.fixtures !== false) await insertFixtures(db);
-  const server = await startServer(config, { db, onOutcome: options.onOutcome });
+  const server = await startServer(config, { db, auditDb: options.auditDb, checkpointIntervalMs: options.checkpointIntervalMs });
   const mint: TestGateway['mint'] = (claims, ttlSeconds) =>
     mintToken(server.issuerKey, { sub: 'svc-test', ...claims }, { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds });
   return {

@@ -20,7 +20,8 @@ export class UnknownSubscriberError extends Error {
 
 /**
  * Appends one consent event (the store is append-only). `at` defaults to the database's now();
- * an explicit `at` is how back-dated evidence is recorded.
+ * an explicit `at` is how back-dated evidence is recorded. Truncated to milliseconds, the
+ * precision of a request's decision time, so a request that starts after the commit sees it.
  */
 export async function recordConsent(
   db: Pick<Db, 'query'>,
@@ -28,7 +29,7 @@ export async function recordConsent(
 ): Promise<ConsentRecord> {
   const result = await db.query<{ id: string; at: Date | string }>(
     `INSERT INTO consent_events (subscriber_id, purpose, action, source, evidence, at)
-     SELECT $1, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, now())
+     SELECT $1, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, date_trunc('milliseconds', now()))
       WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
      RETURNING id::text AS id, at`,
     [event.subscriberId, event.purpose, event.action, event.source, event.evidence === undefined ? null : JSON.stringify(event.evidence), event.at ?? null],

@@ -45,6 +45,8 @@ export class InProcessDataSource implements GraphQLDataSource {
         scope: gatewayContext.scope,
         subgraph: this.name,
         subjects: new SubjectLoader(this.db, {
+          // Consent as of the decision time: exactly what `audit replay` will read for this record.
+          asOf: gatewayContext.scope.at,
           timeoutMs: this.options.consentTimeoutMs,
           onQuery: () => this.options.onConsentQuery?.(this.name),
         }),

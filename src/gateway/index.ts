@@ -2,4 +2,4 @@ export { createGateway, type Gateway, type GatewayOptions } from './createGatewa
 export { createHttpServer } from './createHttpServer.js';
 export { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 export type { RequestOutcome, OutcomeSink } from './RequestOutcome.js';
-export { startServer, type RunningServer } from './startServer.js';
+export { startServer, seedOnFirstStart, type RunningServer } from './startServer.js';

@@ -5,7 +5,8 @@ import { openDb, type Db, type PgliteDb } from '../db/index.js';
 import { seedDemoData } from '../db/seedDemoData.js';
 import { createGateway, type Gateway } from './createGateway.js';
 import { createHttpServer } from './createHttpServer.js';
-import type { OutcomeSink } from './RequestOutcome.js';
+import { AuditWriter, loadOrCreateAuditSigner, policyText, storePolicyVersion } from '../audit/index.js';
+import type { RequestOutcome } from './RequestOutcome.js';
 
 /** A listening purposegate server. */
 export interface RunningServer {
@@ -14,6 +15,8 @@ export interface RunningServer {
   db: Db;
   gateway: Gateway;
   issuerKey: IssuerKey;
+  /** This process's audit log. */
+  audit: AuditWriter;
   /** Subscribers seeded by this start (0 when the store already had data). */
   seeded: number;
   close(): Promise<void>;
@@ -35,7 +38,10 @@ export async function seedOnFirstStart(db: Db, subscribers: number): Promise<num
  * Opens the store, seeds demo data on first start, loads the issuer and mask keys, builds the
  * gateway and listens. `db` may be passed in (tests); otherwise it is opened from the config.
  */
-export async function startServer(config: Config, options: { db?: Db; onOutcome?: OutcomeSink } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number } = {},
+): Promise<RunningServer> {
   const db = options.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     const seeded = await seedOnFirstStart(db, config.seedSubscribers);
@@ -52,7 +58,30 @@ export async function startServer(config: Config, options: { db?: Db; onOutcome?
       registry: sources.registry,
       clockToleranceSec: config.clockToleranceSec,
     });
-    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome: options.onOutcome });
+    let audit: AuditWriter | undefined;
+    const onOutcome = async (o: RequestOutcome) => {
+      if (!audit) throw new Error('The audit log is not open.');
+      return audit.append({
+        at: o.at,
+        requestId: o.requestId,
+        caller: o.caller ?? null,
+        purpose: o.purpose ?? null,
+        ref: o.ref ?? null,
+        operationName: o.operationName ?? null,
+        documentHash: o.documentHash ?? null,
+        rejection: o.rejection ?? null,
+        decisions: o.decisions,
+      });
+    };
+    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome });
+    const auditDb = options.auditDb ?? db;
+    const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
+    audit = await AuditWriter.open(auditDb, {
+      policyVersion,
+      signer: loadOrCreateAuditSigner(keyDir),
+      checkpointIntervalMs: options.checkpointIntervalMs,
+    });
+    const writer = audit;
     const http = createHttpServer(gateway, db);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -68,6 +97,7 @@ export async function startServer(config: Config, options: { db?: Db; onOutcome?
       db,
       gateway,
       issuerKey,
+      audit: writer,
       seeded,
       async close() {
         if (closed) return;
@@ -77,6 +107,7 @@ export async function startServer(config: Config, options: { db?: Db; onOutcome?
           http.closeIdleConnections();
         });
         await gateway.stop();
+        await writer.close();
         if (!options.db) await db.close();
       },
     };

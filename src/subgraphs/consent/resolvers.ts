@@ -8,18 +8,13 @@ import { guardSubject } from '../guardSubject.js';
 import type { MutationGrantConsentArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
-/** Who may record consent: CONSENT_MANAGEMENT, or the subscriber themself under SUBJECT_ACCESS. */
-const WRITE_POLICY = (coordinate: string): FieldPolicy => ({
-  coordinate,
-  allow: new Set(['CONSENT_MANAGEMENT', 'SUBJECT_ACCESS']),
-  masks: new Map(),
-  identifier: true,
-});
-
 /** Resolvers of the `consent` subgraph: current consent state and the consent mutations. */
-export function consentResolvers({ db, sources }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
-  const write = (action: 'GRANT' | 'WITHDRAW', coordinate: string) => {
-    const policy = WRITE_POLICY(coordinate);
+export function consentResolvers({ db, sources, policy: policyMap }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const write = (action: 'GRANT' | 'WITHDRAW', field: string) => {
+    // Who may record consent is the mutation's own @purpose (CONSENT_MANAGEMENT, SUBJECT_ACCESS);
+    // decide() adds the scope rules (own agency, own record).
+    const policy: FieldPolicy | undefined = policyMap.field('Mutation', field);
+    if (!policy) throw new Error(`"Mutation.${field}" has no @purpose: refusing to serve it.`);
     return async (_: unknown, args: MutationGrantConsentArgs, ctx: EnforcementContext) => {
       await guardSubject(sources.registry, ctx, policy, args.subscriberId);
       try {
@@ -39,8 +34,8 @@ export function consentResolvers({ db, sources }: SubgraphDeps): GraphQLResolver
   };
   return {
     Mutation: {
-      grantConsent: write('GRANT', 'Mutation.grantConsent'),
-      withdrawConsent: write('WITHDRAW', 'Mutation.withdrawConsent'),
+      grantConsent: write('GRANT', 'grantConsent'),
+      withdrawConsent: write('WITHDRAW', 'withdrawConsent'),
     },
     Subscriber: {
       __resolveReference: resolveSubscriberReference,

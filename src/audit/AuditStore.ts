@@ -1,0 +1,63 @@
+import type { Db } from '../db/index.js';
+
+/** A log as registered in the store. */
+export interface StoredLog {
+  logId: string;
+  origin: string;
+  keyName: string;
+  /** base64 raw Ed25519 public key the gateway claimed at start (trust comes from the auditor's key). */
+  publicKey: string;
+}
+
+/** A stored record: its position, claimed leaf hash and canonical body. */
+export interface StoredRecord {
+  seq: number;
+  recordId: string;
+  leafHash: string;
+  body: string;
+}
+
+/** Read access to the audit tables, page by page (verify streams 1,000,000 records this way). */
+export interface AuditStore {
+  logs(): Promise<StoredLog[]>;
+  records(logId: string, fromSeq: number, limit: number): Promise<StoredRecord[]>;
+  /** Records of every log whose decision time is in [since, until), oldest first. */
+  recordsBetween(since: string | undefined, until: string | undefined, afterKey: { at: string; recordId: string } | undefined, limit: number): Promise<Array<StoredRecord & { at: string }>>;
+  checkpoints(logId: string): Promise<Array<{ size: number; note: string }>>;
+}
+
+/** The audit store over the database. */
+export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
+  return {
+    async logs() {
+      const { rows } = await db.query<{ log_id: string; origin: string; key_name: string; public_key: string }>(
+        'SELECT log_id, origin, key_name, public_key FROM audit_logs ORDER BY created_at, log_id',
+      );
+      return rows.map((r) => ({ logId: r.log_id, origin: r.origin, keyName: r.key_name, publicKey: r.public_key }));
+    },
+    async records(logId, fromSeq, limit) {
+      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string }>(
+        'SELECT seq, record_id, leaf_hash, body FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3',
+        [logId, fromSeq, limit],
+      );
+      return rows.map((r) => ({ seq: Number(r.seq), recordId: r.record_id, leafHash: r.leaf_hash, body: r.body }));
+    },
+    async recordsBetween(since, until, afterKey, limit) {
+      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; at: Date | string }>(
+        `SELECT seq, record_id, leaf_hash, body, at FROM audit_records
+          WHERE ($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz)
+            AND ($3::timestamptz IS NULL OR (at, record_id) > ($3::timestamptz, $4::text))
+          ORDER BY at, record_id LIMIT $5`,
+        [since ?? null, until ?? null, afterKey?.at ?? null, afterKey?.recordId ?? null, limit],
+      );
+      return rows.map((r) => ({ seq: Number(r.seq), recordId: r.record_id, leafHash: r.leaf_hash, body: r.body, at: new Date(r.at).toISOString() }));
+    },
+    async checkpoints(logId) {
+      const { rows } = await db.query<{ tree_size: string | number; note: string }>(
+        'SELECT tree_size, note FROM audit_checkpoints WHERE log_id = $1 ORDER BY tree_size',
+        [logId],
+      );
+      return rows.map((r) => ({ size: Number(r.tree_size), note: r.note }));
+    },
+  };
+}

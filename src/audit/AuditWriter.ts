@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/index.js';
+import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
+import { canonicalJson } from './canonicalJson.js';
+import { signCheckpoint, type AuditSigner } from './checkpoint.js';
+import { Frontier, leafHash } from './merkle.js';
+
+/** Options of an audit writer. */
+export interface AuditWriterOptions {
+  policyVersion: string;
+  signer: AuditSigner;
+  /** Sign a checkpoint this often while records arrive. @default 10000 */
+  checkpointIntervalMs?: number;
+  /** Records per write transaction at most. @default 500 */
+  maxBatch?: number;
+  /** Log id; a fresh one per process by default. */
+  logId?: string;
+}
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: (v: { recordId: string; seq: number }) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * The single sequencer of one Merkle log (one per gateway process). append() resolves once the
+ * record is committed; records of concurrent requests share one transaction (group commit). A
+ * failed write consumes no sequence number and rejects every record of its batch. Checkpoints
+ * are signed from the same in-memory frontier the appends extend, so a checkpoint can never be
+ * inconsistent with an earlier one of the same log.
+ */
+export class AuditWriter {
+  readonly logId: string;
+  readonly origin: string;
+  private readonly frontier = new Frontier();
+  private readonly queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private lastCheckpointSize = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Records written and batches committed, for metrics and benchmarks. */
+  readonly stats = { records: 0, batches: 0, failures: 0 };
+
+  private constructor(
+    private readonly db: Db,
+    private readonly options: AuditWriterOptions,
+    logId: string,
+  ) {
+    this.logId = logId;
+    this.origin = `purposegate.audit/${logId}`;
+  }
+
+  /** Registers a new log in the store and starts its checkpoint timer. */
+  static async open(db: Db, options: AuditWriterOptions): Promise<AuditWriter> {
+    const logId = options.logId ?? `gw-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(5).toString('hex')}`;
+    const writer = new AuditWriter(db, options, logId);
+    await db.query('INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, $2, $3, $4)', [
+      logId,
+      writer.origin,
+      options.signer.name,
+      options.signer.publicKey.toString('base64'),
+    ]);
+    writer.timer = setInterval(() => {
+      writer.checkpoint().catch(() => undefined);
+    }, options.checkpointIntervalMs ?? 10_000);
+    writer.timer.unref();
+    return writer;
+  }
+
+  /** Records in the log so far (committed). */
+  get size(): number {
+    return this.frontier.size;
+  }
+
+  /** Appends one record; resolves when it is durably committed. */
+  append(entry: AuditEntry): Promise<{ recordId: string; seq: number }> {
+    if (this.closed) return Promise.reject(new Error('The audit log is closed.'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
+      this.flushing ??= this.flush().finally(() => {
+        this.flushing = undefined;
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    // Let the requests that finish in this tick join the batch.
+    await new Promise((r) => setImmediate(r));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
+      const start = this.frontier.size;
+      const rows = batch.map((p, i) => {
+        const seq = start + i;
+        const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
+        const body = canonicalJson(leaf);
+        return { leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) };
+      });
+      const params: unknown[] = [];
+      const values = rows.map((r) => {
+        const l = r.leaf;
+        const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
+        params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.body, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
+        const b = params.length - 11;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
+      });
+      try {
+        await this.db.transaction((tx) =>
+          tx.query(
+            `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+             VALUES ${values.join(', ')}`,
+            params,
+          ),
+        );
+      } catch (err) {
+        this.stats.failures++;
+        const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
+        for (const p of batch) p.reject(error);
+        continue;
+      }
+      for (const r of rows) this.frontier.push(r.hash);
+      this.stats.records += rows.length;
+      this.stats.batches++;
+      rows.forEach((r, i) => batch[i].resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq }));
+    }
+  }
+
+  /** Signs and stores a checkpoint of the current tree, if it grew since the last one. */
+  async checkpoint(): Promise<{ size: number; note: string } | undefined> {
+    const size = this.frontier.size;
+    if (size === 0 || size <= this.lastCheckpointSize) return undefined;
+    const root = this.frontier.root();
+    const note = signCheckpoint({ origin: this.origin, size, root }, this.options.signer);
+    await this.db.query('INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, note) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+      this.logId,
+      size,
+      root.toString('base64'),
+      note,
+    ]);
+    this.lastCheckpointSize = Math.max(this.lastCheckpointSize, size);
+    return { size, note };
+  }
+
+  /** Writes what is queued, signs a final checkpoint and stops the timer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    while (this.flushing) await this.flushing;
+    this.closed = true;
+    await this.checkpoint();
+  }
+}

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+
+/** RFC 9162 leaf hash: SHA-256(0x00 || data). */
+export function leafHash(data: Uint8Array): Buffer {
+  return createHash('sha256').update(Buffer.from([0])).update(data).digest();
+}
+
+/** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest();
+}
+
+/** SHA-256 of the empty string: the root of an empty tree. */
+export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
+
+/**
+ * The right edge of a Merkle tree (its perfect subtrees, largest first): appending is O(log n)
+ * and the root of the current size is O(log n), so a log is built and checked in one pass.
+ */
+export class Frontier {
+  private readonly stack: Array<{ height: number; hash: Buffer }> = [];
+  size = 0;
+
+  push(leaf: Buffer): void {
+    let node = { height: 0, hash: leaf };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1].height === node.height) {
+      const left = this.stack.pop()!;
+      node = { height: node.height + 1, hash: nodeHash(left.hash, node.hash) };
+    }
+    this.stack.push(node);
+    this.size++;
+  }
+
+  root(): Buffer {
+    if (this.stack.length === 0) return EMPTY_ROOT;
+    let root = this.stack[this.stack.length - 1].hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i].hash, root);
+    return root;
+  }
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** MTH(D[n]) of RFC 9162 §2.1.1. */
+export function rootOf(leaves: readonly Buffer[]): Buffer {
+  if (leaves.length === 0) return EMPTY_ROOT;
+  if (leaves.length === 1) return leaves[0];
+  const k = largestPowerOfTwoBelow(leaves.length);
+  return nodeHash(rootOf(leaves.slice(0, k)), rootOf(leaves.slice(k)));
+}
+
+/** PATH(m, D[n]) of RFC 9162 §2.1.3.1: the inclusion proof of leaf `m`. */
+export function inclusionProof(m: number, leaves: readonly Buffer[]): Buffer[] {
+  if (leaves.length <= 1) return [];
+  const k = largestPowerOfTwoBelow(leaves.length);
+  return m < k
+    ? [...inclusionProof(m, leaves.slice(0, k)), rootOf(leaves.slice(k))]
+    : [...inclusionProof(m - k, leaves.slice(k)), rootOf(leaves.slice(0, k))];
+}
+
+/** Verifies an inclusion proof (RFC 9162 §2.1.3.2). */
+export function verifyInclusion(index: number, size: number, leaf: Buffer, proof: readonly Buffer[], root: Buffer): boolean {
+  if (index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn === 0 && r.equals(root);
+}
+
+function subproof(m: number, leaves: readonly Buffer[], complete: boolean): Buffer[] {
+  const n = leaves.length;
+  if (m === n) return complete ? [] : [rootOf(leaves)];
+  const k = largestPowerOfTwoBelow(n);
+  return m <= k
+    ? [...subproof(m, leaves.slice(0, k), complete), rootOf(leaves.slice(k))]
+    : [...subproof(m - k, leaves.slice(k), false), rootOf(leaves.slice(0, k))];
+}
+
+/** PROOF(m, D[n]) of RFC 9162 §2.1.4.1: that the first `m` leaves are a prefix of all `n`. */
+export function consistencyProof(m: number, leaves: readonly Buffer[]): Buffer[] {
+  if (m === 0 || m > leaves.length) return [];
+  return subproof(m, leaves, true);
+}
+
+/** Verifies a consistency proof between tree sizes m ≤ n (RFC 9162 §2.1.4.2). */
+export function verifyConsistency(m: number, n: number, rootM: Buffer, rootN: Buffer, proof: readonly Buffer[]): boolean {
+  if (m > n) return false;
+  if (m === n) return proof.length === 0 && rootM.equals(rootN);
+  if (m === 0) return proof.length === 0;
+  let path = [...proof];
+  if ((m & (m - 1)) === 0) path = [rootM, ...path];
+  if (path.length === 0) return false;
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn % 2 === 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  return sn === 0 && fr.equals(rootM) && sr.equals(rootN);
+}
