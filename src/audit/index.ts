@@ -9,3 +9,4 @@ export { verifyLogs, type VerifyReport, type TrustedKey, type LogProblem } from 
 export { proveRecord, proveConsistency, checkProof, type InclusionProof, type ConsistencyProof } from './proofs.js';
 export { replay, policyFromText, type ReplayPolicy, type ReplayReport, type Mismatch } from './replay.js';
 export { subscriberAccesses, reportHtml, type AccessEntry } from './subscriberReport.js';
+export { queryAccessLog, type AccessLogQuery } from './queryAccessLog.js';

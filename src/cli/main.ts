@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../db/index.js';
+import { auditCommand } from './auditCommand.js';
 import { consentCommand } from './consentCommand.js';
 import { CliError } from './fail.js';
 import { schemaCommand } from './schemaCommand.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   serveCommand(program);
   tokenCommand(program);
   consentCommand(program);
+  auditCommand(program);
   schemaCommand(program);
   seedCommand(program);
   return program;

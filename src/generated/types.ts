@@ -12,6 +12,66 @@ export type Scalars = {
   Float: { input: number; output: number; }
 };
 
+export type AccessDecision = {
+  __typename?: 'AccessDecision';
+  consentEventId?: Maybe<Scalars['String']['output']>;
+  coordinate: Scalars['String']['output'];
+  /** How many values of the request this decision covered. */
+  count: Scalars['Int']['output'];
+  effect: DecisionEffect;
+  reason?: Maybe<Scalars['String']['output']>;
+  strategy?: Maybe<Scalars['String']['output']>;
+  subscriberId: Scalars['ID']['output'];
+};
+
+export type AccessLogCaller = {
+  __typename?: 'AccessLogCaller';
+  /** The RFC 8693 actor chain, as JSON, when the token was delegated. */
+  act?: Maybe<Scalars['String']['output']>;
+  agency?: Maybe<Scalars['String']['output']>;
+  kind: Scalars['String']['output'];
+  sub: Scalars['String']['output'];
+};
+
+export type AccessLogConnection = {
+  __typename?: 'AccessLogConnection';
+  nodes: Array<AccessLogEntry>;
+  pageInfo: PageInfo;
+};
+
+export type AccessLogEntry = {
+  __typename?: 'AccessLogEntry';
+  at: Scalars['String']['output'];
+  caller?: Maybe<AccessLogCaller>;
+  decisions: Array<AccessDecision>;
+  documentHash?: Maybe<Scalars['String']['output']>;
+  logId: Scalars['String']['output'];
+  operationName?: Maybe<Scalars['String']['output']>;
+  policyVersion: Scalars['String']['output'];
+  purpose?: Maybe<Scalars['String']['output']>;
+  recordId: Scalars['ID']['output'];
+  /** The X-Purpose-Ref given (incident, legal process); not shown to subscribers. */
+  ref?: Maybe<Scalars['String']['output']>;
+  /** The request-level error code when the whole request was refused. */
+  rejection?: Maybe<Scalars['String']['output']>;
+  requestId: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+};
+
+export type AccessLogFilter = {
+  /** The caller's token subject. */
+  callerSub?: InputMaybe<Scalars['String']['input']>;
+  purpose?: InputMaybe<Purpose>;
+  /** Only request-level rejections (true) or only executed requests (false). */
+  rejected?: InputMaybe<Scalars['Boolean']['input']>;
+  /** ISO 8601, inclusive. */
+  since?: InputMaybe<Scalars['String']['input']>;
+  /** Entries with a decision about this subscriber. */
+  subscriberId?: InputMaybe<Scalars['ID']['input']>;
+  /** ISO 8601, exclusive. */
+  until?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type BillingAccount = {
   __typename?: 'BillingAccount';
   balance?: Maybe<Scalars['Float']['output']>;
@@ -54,6 +114,11 @@ export type Consent = {
 export type ConsentState =
   | 'GRANTED'
   | 'WITHDRAWN';
+
+export type DecisionEffect =
+  | 'ALLOW'
+  | 'DENY'
+  | 'MASK';
 
 export type Device = {
   __typename?: 'Device';
@@ -172,6 +237,10 @@ export type Purpose =
 
 export type Query = {
   __typename?: 'Query';
+  /** The access log, for auditors (token kind auditor) under purpose AUDIT. Newest first. */
+  accessLog: AccessLogConnection;
+  /** The caller's own entries, for a subscriber under SUBJECT_ACCESS: only the decisions about them. */
+  myAccessLog: AccessLogConnection;
   /** Any object by its global id (today: subscribers), under the same scope rules as subscriber(id). */
   node?: Maybe<Node>;
   /** One subscriber by id; null with an error when it is out of the caller's scope. */
@@ -180,6 +249,19 @@ export type Query = {
   subscriberByMsisdn?: Maybe<Subscriber>;
   /** Subscribers in the caller's scope (a partner or agent sees only its own agency), ordered by id. */
   subscribers: SubscriberConnection;
+};
+
+
+export type QueryAccessLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AccessLogFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryMyAccessLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -313,6 +395,11 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AccessDecision: ResolverTypeWrapper<AccessDecision>;
+  AccessLogCaller: ResolverTypeWrapper<AccessLogCaller>;
+  AccessLogConnection: ResolverTypeWrapper<AccessLogConnection>;
+  AccessLogEntry: ResolverTypeWrapper<AccessLogEntry>;
+  AccessLogFilter: AccessLogFilter;
   BillingAccount: ResolverTypeWrapper<BillingAccount>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CallDetailRecord: ResolverTypeWrapper<CallDetailRecord>;
@@ -320,6 +407,7 @@ export type ResolversTypes = {
   CallDirection: CallDirection;
   Consent: ResolverTypeWrapper<Consent>;
   ConsentState: ConsentState;
+  DecisionEffect: DecisionEffect;
   Device: ResolverTypeWrapper<Device>;
   DirectoryListing: DirectoryListing;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
@@ -341,6 +429,11 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AccessDecision: AccessDecision;
+  AccessLogCaller: AccessLogCaller;
+  AccessLogConnection: AccessLogConnection;
+  AccessLogEntry: AccessLogEntry;
+  AccessLogFilter: AccessLogFilter;
   BillingAccount: BillingAccount;
   Boolean: Scalars['Boolean']['output'];
   CallDetailRecord: CallDetailRecord;
@@ -360,6 +453,44 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   Subscriber: Subscriber;
   SubscriberConnection: SubscriberConnection;
+};
+
+export type AccessDecisionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessDecision'] = ResolversParentTypes['AccessDecision']> = {
+  consentEventId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  coordinate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  effect?: Resolver<ResolversTypes['DecisionEffect'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  strategy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  subscriberId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type AccessLogCallerResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogCaller'] = ResolversParentTypes['AccessLogCaller']> = {
+  act?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  agency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sub?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AccessLogConnectionResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogConnection'] = ResolversParentTypes['AccessLogConnection']> = {
+  nodes?: Resolver<Array<ResolversTypes['AccessLogEntry']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type AccessLogEntryResolvers<ContextType = any, ParentType extends ResolversParentTypes['AccessLogEntry'] = ResolversParentTypes['AccessLogEntry']> = {
+  at?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  caller?: Resolver<Maybe<ResolversTypes['AccessLogCaller']>, ParentType, ContextType>;
+  decisions?: Resolver<Array<ResolversTypes['AccessDecision']>, ParentType, ContextType>;
+  documentHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  logId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  policyVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recordId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  ref?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rejection?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requestId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type BillingAccountResolvers<ContextType = any, ParentType extends ResolversParentTypes['BillingAccount'] = ResolversParentTypes['BillingAccount']> = {
@@ -436,6 +567,8 @@ export type PaymentCardResolvers<ContextType = any, ParentType extends Resolvers
 };
 
 export type QueryResolvers<ContextType = any, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  accessLog?: Resolver<ResolversTypes['AccessLogConnection'], ParentType, ContextType, RequireFields<QueryAccessLogArgs, 'first'>>;
+  myAccessLog?: Resolver<ResolversTypes['AccessLogConnection'], ParentType, ContextType, RequireFields<QueryMyAccessLogArgs, 'first'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   subscriber?: Resolver<Maybe<ResolversTypes['Subscriber']>, ParentType, ContextType, RequireFields<QuerySubscriberArgs, 'id'>>;
   subscriberByMsisdn?: Resolver<Maybe<ResolversTypes['Subscriber']>, ParentType, ContextType, RequireFields<QuerySubscriberByMsisdnArgs, 'msisdn'>>;
@@ -465,6 +598,10 @@ export type SubscriberConnectionResolvers<ContextType = any, ParentType extends 
 };
 
 export type Resolvers<ContextType = any> = {
+  AccessDecision?: AccessDecisionResolvers<ContextType>;
+  AccessLogCaller?: AccessLogCallerResolvers<ContextType>;
+  AccessLogConnection?: AccessLogConnectionResolvers<ContextType>;
+  AccessLogEntry?: AccessLogEntryResolvers<ContextType>;
   BillingAccount?: BillingAccountResolvers<ContextType>;
   CallDetailRecord?: CallDetailRecordResolvers<ContextType>;
   CallDetailRecordConnection?: CallDetailRecordConnectionResolvers<ContextType>;

@@ -43,8 +43,8 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
     const fields = type.getFields();
     for (const [fieldName, r] of Object.entries(fieldRules)) {
       const field = fields[fieldName];
+      if (r === allow) continue; // also for _entities in a subgraph without entities
       if (!field) throw new Error(`Rule "purpose:${typeName}.${fieldName}" names a field the schema does not have.`);
-      if (r === allow) continue;
       if (r === deny) {
         field.resolve = () => options.fallbackError();
         continue;

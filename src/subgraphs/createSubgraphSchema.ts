@@ -5,6 +5,7 @@ import { allow } from 'graphql-shield';
 import { readPolicyMap, type PolicyMap } from '../../directives/index.js';
 import type { Db } from '../db/index.js';
 import { applyRules, buildRules, ruleFailed } from '../shield/index.js';
+import { auditResolvers } from './audit/resolvers.js';
 import { billingResolvers } from './billing/resolvers.js';
 import { consentResolvers } from './consent/resolvers.js';
 import { devicesResolvers } from './devices/resolvers.js';
@@ -21,6 +22,7 @@ const RESOLVERS = {
   usage: usageResolvers,
   billing: billingResolvers,
   consent: consentResolvers,
+  audit: auditResolvers,
 } satisfies Record<SubgraphName, unknown>;
 
 /** An executable, enforcing subgraph. */

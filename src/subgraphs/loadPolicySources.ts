@@ -5,8 +5,8 @@ import { Kind, parse, print, type EnumTypeDefinitionNode } from 'graphql';
 import { POLICY_DIRECTIVES_SDL, readRegistry } from '../../directives/index.js';
 import type { PurposeRegistry } from '../policy/index.js';
 
-/** The six subgraphs, in composition order. */
-export const SUBGRAPH_NAMES = ['subscribers', 'devices', 'location', 'usage', 'billing', 'consent'] as const;
+/** The subgraphs, in composition order: the six of the SPEC and the access log. */
+export const SUBGRAPH_NAMES = ['subscribers', 'devices', 'location', 'usage', 'billing', 'consent', 'audit'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 /** The repository's schema/ folder: the policy in force unless another is named. */

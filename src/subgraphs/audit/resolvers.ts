@@ -1,0 +1,65 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { GraphQLError } from 'graphql';
+import { queryAccessLog, type AuditLeaf } from '../../audit/index.js';
+import { purposeAllows } from '../../policy/index.js';
+import { forbidden, type EnforcementContext } from '../../shield/index.js';
+import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import type { SubgraphDeps } from '../SubgraphDeps.js';
+
+function isoOrThrow(name: string, value: string | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new GraphQLError(`"${name}" must be an ISO 8601 date-time, got "${value}".`, { extensions: { code: 'BAD_USER_INPUT' } });
+  return new Date(t).toISOString();
+}
+
+function toEntry(leaf: AuditLeaf, forSubject?: string) {
+  const decisions = forSubject === undefined ? leaf.decisions : leaf.decisions.filter((d) => d.subscriberId === forSubject);
+  return {
+    ...leaf,
+    // Subscribers see who and why, not the case reference of an investigation.
+    ref: forSubject === undefined ? leaf.ref : null,
+    caller: leaf.caller && { sub: leaf.caller.sub, kind: leaf.caller.kind, agency: leaf.caller.agency ?? null, act: leaf.caller.act ? JSON.stringify(leaf.caller.act) : null },
+    rejection: leaf.rejection?.code ?? null,
+    decisions,
+  };
+}
+
+/** Resolvers of the `audit` subgraph: the access log for auditors and for the subscriber. */
+export function auditResolvers({ db, sources, policy, maxFirst }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const guard = (ctx: EnforcementContext, field: 'accessLog' | 'myAccessLog', kind: 'auditor' | 'subscriber') => {
+    const fieldPolicy = policy.field('Query', field)!;
+    const { purpose, caller } = ctx.scope;
+    if (!purposeAllows(sources.registry, fieldPolicy, purpose)) throw forbidden(fieldPolicy.coordinate, purpose, 'PURPOSE_NOT_ALLOWED');
+    if (caller.kind !== kind) throw forbidden(fieldPolicy.coordinate, purpose, 'OUT_OF_SCOPE');
+  };
+  const page = async (ctx: EnforcementContext, args: { first?: number | null; after?: string | null }, filter: Record<string, unknown>, forSubject?: string) => {
+    const first = pageSize(args.first, 50, maxFirst);
+    const after = args.after ? decodeCursor(args.after, 2) : undefined;
+    const { leaves, hasNextPage } = await queryAccessLog(db, { ...filter, first, after: after && { at: after[0], recordId: after[1] } });
+    const last = leaves[leaves.length - 1];
+    return {
+      nodes: leaves.map((l) => toEntry(l, forSubject)),
+      pageInfo: { endCursor: last ? encodeCursor([last.at, last.recordId]) : null, hasNextPage },
+    };
+  };
+  return {
+    Query: {
+      async accessLog(_: unknown, args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null }, ctx: EnforcementContext) {
+        guard(ctx, 'accessLog', 'auditor');
+        const f = args.filter ?? {};
+        const filter: Record<string, unknown> = {};
+        for (const k of ['subscriberId', 'purpose', 'callerSub', 'rejected'] as const) if (f[k] !== null && f[k] !== undefined) filter[k] = f[k];
+        const since = isoOrThrow('since', f.since as string | undefined);
+        const until = isoOrThrow('until', f.until as string | undefined);
+        if (since) filter.since = since;
+        if (until) filter.until = until;
+        return page(ctx, args, filter);
+      },
+      async myAccessLog(_: unknown, args: { first?: number | null; after?: string | null }, ctx: EnforcementContext) {
+        guard(ctx, 'myAccessLog', 'subscriber');
+        return page(ctx, args, { subscriberId: ctx.scope.caller.sub }, ctx.scope.caller.sub);
+      },
+    },
+  };
+}

@@ -1,0 +1,396 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkProof,
+  dbAuditStore,
+  loadOrCreateAuditSigner,
+  policyFromText,
+  policyText,
+  proveConsistency,
+  proveRecord,
+  replay,
+  signCheckpoint,
+  verifyLogs,
+  type AuditLeaf,
+  type TrustedKey,
+  type VerifyReport,
+} from '../../src/audit/index.js';
+import { leafHash } from '../../src/audit/merkle.js';
+import { recordConsent } from '../../src/consent/index.js';
+import type { Db } from '../../src/db/index.js';
+import { composeSupergraph } from '../../src/gateway/index.js';
+import { loadPolicySources } from '../../src/subgraphs/index.js';
+import { FIXTURES } from '../fixtures/subscribers.js';
+import { expectDenied, openTestDb, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
+
+type TestDb = Awaited<ReturnType<typeof openTestDb>>;
+
+const PROFILE = (id: string) =>
+  `{ subscriber(id: "${id}") { id msisdn fullName devices { imei model } lastKnownLocation { latitude longitude } } }`;
+const IDS = Object.values(FIXTURES).map((s) => s.id);
+
+/** The i-th request of the mixed load: allowed, masked, consent-denied, purpose-denied or rejected. */
+function mixed(i: number): { query: string; purpose?: string | null; token?: string | null; kind: string } {
+  const id = IDS[i % IDS.length];
+  switch (i % 6) {
+    case 0:
+      return { query: PROFILE(id), purpose: 'LAW_ENFORCEMENT', kind: 'allowed' };
+    case 1:
+      return { query: PROFILE(id), purpose: 'CUSTOMER_SUPPORT', kind: 'masked' };
+    case 2:
+      return { query: PROFILE(id), purpose: 'MARKETING', kind: 'consent' };
+    case 3:
+      return { query: PROFILE(id), purpose: 'MARKETING_SMS', kind: 'consent' };
+    case 4:
+      return { query: PROFILE(id), purpose: 'SELLING_DATA', kind: 'rejected' };
+    default:
+      return { query: PROFILE(id), purpose: 'BILLING', token: null, kind: 'rejected' };
+  }
+}
+
+describe('the audit log', () => {
+  let db: TestDb;
+  let gw: TestGateway;
+  let key: TrustedKey;
+  let logId: string;
+  const recordIds: string[] = [];
+  const statuses = new Map<number, number>();
+
+  const send = async (from: number, to: number, concurrency = 16) => {
+    const token = await gw.mint({ kind: 'internal', purposes: ['LAW_ENFORCEMENT', 'CUSTOMER_SUPPORT', 'MARKETING', 'MARKETING_SMS', 'BILLING'] });
+    let next = from;
+    const worker = async () => {
+      while (next < to) {
+        const r = mixed(next++);
+        const res: GqlResponse = await gw.gql(r.query, { purpose: r.purpose ?? undefined, token: r.token === null ? null : token, ref: 'LP-2026-17' });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect(res.body.extensions?.audit?.requestId).toBe(res.headers.get('x-request-id'));
+        recordIds.push(res.body.extensions!.audit.recordId);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  };
+
+  beforeAll(async () => {
+    db = await openTestDb();
+    gw = await startTestGateway({ db, checkpointIntervalMs: 3_600_000 });
+    logId = gw.server.audit.logId;
+    await send(0, 300);
+    await gw.server.audit.checkpoint();
+    await send(300, 600);
+    await gw.server.audit.checkpoint();
+    await send(600, 1000);
+    await gw.server.close(); // flushes and signs the final checkpoint (size 1000)
+    const signer = loadOrCreateAuditSigner(gw.dataDir);
+    key = { name: signer.name, publicKey: signer.publicKey };
+  }, 240_000);
+
+  afterAll(async () => {
+    await db.drop();
+    rmSync(gw.dataDir, { recursive: true, force: true });
+  });
+
+  it('holds exactly one record per request, and every recordId a client was given', async () => {
+    expect(recordIds).toHaveLength(1000);
+    expect(new Set(recordIds).size).toBe(1000);
+    expect(statuses.get(200)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect(statuses.get(401)).toBeGreaterThan(0);
+    const { rows } = await db.query<{ record_id: string }>('SELECT record_id FROM audit_records WHERE log_id = $1', [logId]);
+    expect(rows).toHaveLength(1000);
+    expect(new Set(rows.map((r) => r.record_id))).toEqual(new Set(recordIds));
+    // Group commit: concurrent requests shared transactions.
+    expect(gw.server.audit.stats.batches).toBeLessThan(1000);
+    expect(gw.server.audit.stats.records).toBe(1000);
+  });
+
+  it('records who, why, what was decided, and never a field value', async () => {
+    const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE log_id = $1 ORDER BY seq', [logId]);
+    const leaves = rows.map((r) => JSON.parse(r.body) as AuditLeaf);
+    const masked = leaves.find((l) => l.purpose === 'CUSTOMER_SUPPORT')!;
+    expect(masked.caller).toMatchObject({ sub: 'svc-test', kind: 'internal' });
+    expect(masked.policyVersion).toMatch(/^[0-9a-f]{64}$/);
+    expect(masked.documentHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(masked.decisions).toContainEqual(expect.objectContaining({ coordinate: 'Device.imei', effect: 'MASK', strategy: 'LAST4' }));
+    const le = leaves.find((l) => l.purpose === 'LAW_ENFORCEMENT')!;
+    expect(le.ref).toBe('LP-2026-17');
+    const rejected = leaves.find((l) => l.rejection?.code === 'UNKNOWN_PURPOSE')!;
+    expect(rejected).toMatchObject({ purpose: 'SELLING_DATA', decisions: [], rejection: { status: 400 } });
+    expect(leaves.find((l) => l.rejection?.code === 'UNAUTHENTICATED')).toBeDefined();
+    const text = rows.map((r) => r.body).join('\n');
+    for (const s of Object.values(FIXTURES)) {
+      for (const value of [s.fullName, s.msisdn, s.device.imei, s.email, String(s.location.latitude)]) expect(text).not.toContain(value);
+    }
+  });
+
+  it('verifies an honest log', async () => {
+    const report = await verifyLogs(dbAuditStore(db), [key]);
+    expect(report.problem).toBeUndefined();
+    expect(report.ok).toBe(true);
+    expect(report.logs).toEqual([{ logId, records: 1000, checkpoints: 3 }]);
+  });
+
+  /** Applies a tampering inside a transaction, verifies, and rolls it back. */
+  async function tampered(fn: (tx: Pick<Db, 'query'>) => Promise<void>, keys: TrustedKey[] = [key]): Promise<VerifyReport> {
+    let report: VerifyReport | undefined;
+    await db
+      .transaction(async (tx) => {
+        await fn(tx);
+        report = await verifyLogs(dbAuditStore(tx), keys);
+        throw new Error('rollback');
+      })
+      .catch((err: Error) => {
+        if (err.message !== 'rollback') throw err;
+      });
+    return report!;
+  }
+  const bodyAt = async (tx: Pick<Db, 'query'>, seq: number) =>
+    (await tx.query<{ body: string }>('SELECT body FROM audit_records WHERE log_id = $1 AND seq = $2', [logId, seq])).rows[0].body;
+  const decisionRecord = async (tx: Pick<Db, 'query'>, from: number) => {
+    for (let seq = from; ; seq++) {
+      const body = await bodyAt(tx, seq);
+      if (body.includes('"effect":"ALLOW"')) return { seq, body };
+    }
+  };
+
+  it.each<[string, (tx: Pick<Db, 'query'>) => Promise<number>, RegExp]>([
+    [
+      'a changed decision',
+      async (tx) => {
+        const { seq, body } = await decisionRecord(tx, 5);
+        await tx.query('UPDATE audit_records SET body = $3 WHERE log_id = $1 AND seq = $2', [logId, seq, body.replace('"effect":"ALLOW"', '"effect":"DENY"')]);
+        return seq;
+      },
+      /was changed/,
+    ],
+    [
+      'a changed decision with its leaf hash recomputed (caught by the signed root)',
+      async (tx) => {
+        const { seq, body } = await decisionRecord(tx, 450);
+        const forged = body.replace('"effect":"ALLOW"', '"effect":"DENY"');
+        await tx.query('UPDATE audit_records SET body = $3, leaf_hash = $4 WHERE log_id = $1 AND seq = $2', [logId, seq, forged, leafHash(Buffer.from(forged)).toString('hex')]);
+        return 300; // the first index the checkpoint at 600 no longer vouches for
+      },
+      /do not match the checkpoint signed at size 600/,
+    ],
+    [
+      'a deleted record',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq = 7', [logId]);
+        return 7;
+      },
+      /record 7 is missing/,
+    ],
+    [
+      'a deleted record with the rest renumbered',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq = 7', [logId]);
+        await tx.query('UPDATE audit_records SET seq = -(seq - 1) WHERE log_id = $1 AND seq > 7', [logId]);
+        await tx.query('UPDATE audit_records SET seq = -seq WHERE log_id = $1 AND seq < 0', [logId]);
+        return 7;
+      },
+      /inserted, deleted or reordered/,
+    ],
+    [
+      'an inserted record',
+      async (tx) => {
+        await tx.query('UPDATE audit_records SET seq = -(seq + 1) WHERE log_id = $1 AND seq >= 10', [logId]);
+        await tx.query('UPDATE audit_records SET seq = -seq WHERE log_id = $1 AND seq < 0', [logId]);
+        const leaf = { ...(JSON.parse(await bodyAt(tx, 11)) as AuditLeaf), seq: 10, recordId: 'forged-10' };
+        const body = JSON.stringify(leaf);
+        await tx.query(
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) VALUES ($1, 10, 'forged-10', now(), $2, $3)`,
+          [logId, leafHash(Buffer.from(body)).toString('hex'), body],
+        );
+        return 10;
+      },
+      /inserted, deleted or reordered/,
+    ],
+    [
+      'two records swapped',
+      async (tx) => {
+        await tx.query('UPDATE audit_records SET seq = -1 WHERE log_id = $1 AND seq = 20', [logId]);
+        await tx.query('UPDATE audit_records SET seq = 20 WHERE log_id = $1 AND seq = 21', [logId]);
+        await tx.query('UPDATE audit_records SET seq = 21 WHERE log_id = $1 AND seq = -1', [logId]);
+        return 20;
+      },
+      /index 20 holds the record written as index 21/,
+    ],
+    [
+      'the tail cut after a checkpoint',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 990', [logId]);
+        return 990;
+      },
+      /ends at 990 records but a checkpoint signed 1000: its tail was cut/,
+    ],
+    [
+      'a forged checkpoint (root replaced, old signature kept)',
+      async (tx) => {
+        const { rows } = await tx.query<{ note: string }>('SELECT note FROM audit_checkpoints WHERE log_id = $1 AND tree_size = 600', [logId]);
+        const lines = rows[0].note.split('\n');
+        lines[2] = Buffer.alloc(32, 7).toString('base64');
+        await tx.query('UPDATE audit_checkpoints SET note = $2 WHERE log_id = $1 AND tree_size = 600', [logId, lines.join('\n')]);
+        return 600;
+      },
+      /checkpoint of size 600 is forged/,
+    ],
+    [
+      'a checkpoint signed by another key',
+      async (tx) => {
+        const other = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-otherkey-')));
+        const note = signCheckpoint({ origin: `purposegate.audit/${logId}`, size: 1000, root: Buffer.alloc(32, 1) }, other);
+        await tx.query('UPDATE audit_checkpoints SET note = $2 WHERE log_id = $1 AND tree_size = 1000', [logId, note]);
+        return 1000;
+      },
+      /checkpoint of size 1000 is forged/,
+    ],
+  ])('detects %s, naming the log and index', async (_name, tamper, message) => {
+    let expectedIndex = -1;
+    const report = await tampered(async (tx) => {
+      expectedIndex = await tamper(tx);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ logId, index: expectedIndex });
+    expect(report.problem!.message).toMatch(message);
+  });
+
+  it('proves a record\u2019s inclusion, checked offline with only the proof and the public key', async () => {
+    const recordId = recordIds[123];
+    const proof = JSON.parse(JSON.stringify(await proveRecord(dbAuditStore(db), recordId)));
+    expect(checkProof(proof, key)).toContain(`record ${recordId}`);
+    const edited = { ...proof, leaf: proof.leaf.replace('"v":1', '"v":2') };
+    expect(() => checkProof(edited, key)).toThrow(/NOT included/);
+    const other = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-otherkey-')));
+    expect(() => checkProof(proof, { name: other.name, publicKey: other.publicKey })).toThrow(/No valid signature/);
+  });
+
+  it('proves two checkpoints consistent, and refuses a rewritten history', async () => {
+    const proof = await proveConsistency(dbAuditStore(db), logId, 300);
+    expect(checkProof(proof, key)).toContain('checkpoint of size 1000 is consistent with size 300');
+    await db
+      .transaction(async (tx) => {
+        const { seq, body } = await decisionRecord(tx, 100);
+        const forged = body.replace('"effect":"ALLOW"', '"effect":"DENY"');
+        await tx.query('UPDATE audit_records SET body = $3, leaf_hash = $4 WHERE log_id = $1 AND seq = $2', [logId, seq, forged, leafHash(Buffer.from(forged)).toString('hex')]);
+        const rewritten = await proveConsistency(dbAuditStore(tx), logId, 300);
+        // The proof is built from the rewritten leaves but must match the old signed roots: it cannot.
+        expect(() => checkProof(rewritten, key)).toThrow(/NOT consistent/);
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
+  });
+
+  it('replays an honest log with zero mismatches; a withdrawal now is not retroactive', async () => {
+    const honest = await replay({ store: dbAuditStore(db), db });
+    expect(honest.records).toBe(1000);
+    expect(honest.decisions).toBeGreaterThan(1000);
+    expect(honest.mismatches).toEqual([]);
+    await recordConsent(db, { subscriberId: FIXTURES.adult.id, purpose: 'ANALYTICS', action: 'WITHDRAW', source: 'app' });
+    expect((await replay({ store: dbAuditStore(db), db })).mismatches).toEqual([]);
+  });
+
+  it('flags exactly the decisions a back-dated consent event affects', async () => {
+    const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE log_id = $1 ORDER BY seq', [logId]);
+    const leaves = rows.map((r) => JSON.parse(r.body) as AuditLeaf);
+    const marketing = leaves.filter((l) => l.purpose === 'MARKETING' || l.purpose === 'MARKETING_SMS');
+    const cut = marketing[Math.floor(marketing.length / 2)].at; // half the MARKETING records are after it
+    const subject = FIXTURES.adult.id; // granted MARKETING 30 days ago
+    const expected = new Set(
+      leaves
+        .filter((l) => l.at >= cut && (l.purpose === 'MARKETING' || l.purpose === 'MARKETING_SMS'))
+        .flatMap((l) => l.decisions.filter((d) => d.subscriberId === subject && d.coordinate !== 'Subscriber.id' && d.reason !== 'PURPOSE_NOT_ALLOWED').map((d) => `${l.recordId}|${d.coordinate}`)),
+    );
+    expect(expected.size).toBeGreaterThan(0);
+    await recordConsent(db, { subscriberId: subject, purpose: 'MARKETING', action: 'WITHDRAW', source: 'backdated', at: cut });
+    const report = await replay({ store: dbAuditStore(db), db });
+    expect(new Set(report.mismatches.map((m) => `${m.recordId}|${m.coordinate}`))).toEqual(expected);
+    for (const m of report.mismatches) expect(m.replayed).toMatch(/^DENY CONSENT_WITHDRAWN/);
+    // Only-since/until windows replay only their records.
+    const windowed = await replay({ store: dbAuditStore(db), db, until: cut });
+    expect(windowed.mismatches).toEqual([]);
+  });
+
+  it('what-if: MARKETING removed from Location.latitude changes exactly those decisions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-whatif-'));
+    try {
+      cpSync(join(import.meta.dirname, '../../schema'), dir, { recursive: true });
+      const file = join(dir, 'location.graphql');
+      const sdl = readFileSync(file, 'utf8').replace(
+        /latitude: Float\n\s+@purpose\(allow: \[EMERGENCY_SERVICES, LAW_ENFORCEMENT, MARKETING, ANALYTICS, SUBJECT_ACCESS\]\)\n\s+@mask\(purposes: \[MARKETING, ANALYTICS\], as: COARSE_LOCATION\)/,
+        'latitude: Float\n    @purpose(allow: [EMERGENCY_SERVICES, LAW_ENFORCEMENT, ANALYTICS, SUBJECT_ACCESS])\n    @mask(purposes: [ANALYTICS], as: COARSE_LOCATION)',
+      );
+      expect(sdl).not.toBe(readFileSync(file, 'utf8'));
+      writeFileSync(file, sdl);
+      const sources = loadPolicySources(dir);
+      const proposed = policyFromText(policyText(composeSupergraph(sources).supergraphSdl, sources.purposesSdl));
+      // Compare what-if against the log as it stands (the back-dated event above is part of history now).
+      const baseline = await replay({ store: dbAuditStore(db), db });
+      const whatIf = await replay({ store: dbAuditStore(db), db, proposed });
+      const key = (m: { recordId: string; subscriberId?: string; coordinate?: string }) => `${m.recordId}|${m.subscriberId}|${m.coordinate}`;
+      const baselineKeys = new Set(baseline.mismatches.map(key));
+      const changed = whatIf.mismatches.filter((m) => !baselineKeys.has(key(m)) || m.coordinate === 'Location.latitude');
+      const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE log_id = $1', [logId]);
+      const expected = rows
+        .map((r) => JSON.parse(r.body) as AuditLeaf)
+        .filter((l) => l.purpose === 'MARKETING' || l.purpose === 'MARKETING_SMS')
+        .flatMap((l) => l.decisions.filter((d) => d.coordinate === 'Location.latitude').map((d) => `${l.recordId}|${d.subscriberId}|${d.coordinate}`));
+      expect(expected.length).toBeGreaterThan(0);
+      expect(new Set(changed.map(key))).toEqual(new Set(expected));
+      for (const m of changed) expect(m.replayed).toBe('DENY PURPOSE_NOT_ALLOWED');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the access log through GraphQL', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    await gw.gql(PROFILE(FIXTURES.adult.id), { purpose: 'CUSTOMER_SUPPORT' });
+    await gw.gql(`{ subscribers(first: 100) { nodes { id fullName } } }`, { purpose: 'BILLING' });
+    await gw.gql(PROFILE(FIXTURES.adult.id), { purpose: 'LAW_ENFORCEMENT', ref: 'LP-9' });
+  });
+  afterAll(() => gw.close());
+
+  const LOG = `query($f: AccessLogFilter) { accessLog(filter: $f, first: 50) { nodes { recordId purpose ref caller { sub kind } rejection decisions { subscriberId coordinate effect reason strategy } } pageInfo { hasNextPage endCursor } } }`;
+
+  it('gives auditors under AUDIT the log, filtered, with no subscriber values', async () => {
+    const token = await gw.mint({ sub: 'dpo', kind: 'auditor', purposes: ['AUDIT'] });
+    const res = await gw.gql(LOG, { token, purpose: 'AUDIT', variables: { f: { subscriberId: FIXTURES.none.id } } });
+    expect(res.body.errors).toBeUndefined();
+    const nodes = res.body.data!.accessLog.nodes;
+    expect(nodes.map((n: { purpose: string }) => n.purpose)).toEqual(['BILLING']);
+    expect(nodes[0].decisions).toContainEqual({ subscriberId: FIXTURES.none.id, coordinate: 'Subscriber.fullName', effect: 'ALLOW', reason: null, strategy: null });
+    const le = await gw.gql(LOG, { token, purpose: 'AUDIT', variables: { f: { purpose: 'LAW_ENFORCEMENT' } } });
+    expect(le.body.data!.accessLog.nodes[0].ref).toBe('LP-9');
+    expect(JSON.stringify(res.body)).not.toContain(FIXTURES.none.fullName);
+    expect(JSON.stringify(le.body)).not.toContain(FIXTURES.adult.device.imei);
+  });
+
+  it('refuses the log to other callers and other purposes', async () => {
+    expectDenied(await gw.gql(LOG, { purpose: 'AUDIT' }), ['accessLog'], 'OUT_OF_SCOPE');
+    const auditor = await gw.mint({ sub: 'dpo', kind: 'auditor', purposes: ['AUDIT', 'BILLING'] });
+    expectDenied(await gw.gql(LOG, { token: auditor, purpose: 'BILLING' }), ['accessLog'], 'PURPOSE_NOT_ALLOWED');
+    expectDenied(await gw.gql(`{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`, { token: auditor, purpose: 'AUDIT' }), ['subscriber', 'fullName'], 'PURPOSE_NOT_ALLOWED');
+  });
+
+  it('shows a subscriber only their own entries and their own decisions', async () => {
+    const token = await gw.mint({ sub: FIXTURES.none.id, kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] });
+    const res = await gw.gql(`{ myAccessLog { nodes { purpose ref decisions { subscriberId coordinate effect } } } }`, { token, purpose: 'SUBJECT_ACCESS' });
+    expect(res.body.errors).toBeUndefined();
+    const nodes = res.body.data!.myAccessLog.nodes;
+    expect(nodes.length).toBeGreaterThan(0);
+    for (const n of nodes) for (const d of n.decisions) expect(d.subscriberId).toBe(FIXTURES.none.id);
+    expect(nodes.map((n: { purpose: string }) => n.purpose)).toContain('BILLING');
+    const adult = await gw.mint({ sub: FIXTURES.adult.id, kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] });
+    const own = await gw.gql(`{ myAccessLog { nodes { purpose ref } } }`, { token: adult, purpose: 'SUBJECT_ACCESS' });
+    const leEntry = own.body.data!.myAccessLog.nodes.find((n: { purpose: string }) => n.purpose === 'LAW_ENFORCEMENT');
+    expect(leEntry).toEqual({ purpose: 'LAW_ENFORCEMENT', ref: null });
+  });
+});

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/index.js';
+import { FIXTURES } from '../fixtures/subscribers.js';
+import { expectRejected, openTestDb, startTestGateway, type TestGateway } from '../harness.js';
+
+/** A store whose audit writes can be made to fail, as a full disk or a revoked grant would. */
+function breakable(db: Db) {
+  const state = { broken: false };
+  const wrapped: Db = {
+    kind: db.kind,
+    query: ((sql: string, params?: readonly unknown[]) => db.query(sql, params)) as Db['query'],
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: (async (sql: string, params?: readonly unknown[]) => {
+            if (state.broken && sql.includes('INSERT INTO audit_records')) throw new Error('could not extend file: No space left on device');
+            return tx.query(sql, params);
+          }) as Db['query'],
+        }),
+      ),
+    close: () => db.close(),
+  };
+  return { db: wrapped, state };
+}
+
+describe('fail closed when the audit log cannot be written', () => {
+  let gw: TestGateway;
+  let base: Awaited<ReturnType<typeof openTestDb>>;
+  let state: { broken: boolean };
+
+  beforeAll(async () => {
+    base = await openTestDb();
+    const b = breakable(base);
+    state = b.state;
+    gw = await startTestGateway({ db: base, auditDb: b.db });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await base.drop();
+  });
+
+  const q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName msisdn devices { imei } } }`;
+
+  it('serves and records while the log is writable, refuses with 503 AUDIT_UNAVAILABLE and no data while it is not, and recovers', async () => {
+    const before = await gw.gql(q, { purpose: 'LAW_ENFORCEMENT', ref: 'LP-1' });
+    expect(before.status).toBe(200);
+    expect(before.body.data!.subscriber.fullName).toBe(FIXTURES.adult.fullName);
+
+    state.broken = true;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gw.gql(q, i % 2 ? { purpose: 'LAW_ENFORCEMENT', ref: 'LP-1' } : { purpose: 'CUSTOMER_SUPPORT' })),
+    );
+    for (const res of responses) {
+      expectRejected(res, 503, 'AUDIT_UNAVAILABLE');
+      const text = JSON.stringify(res.body);
+      for (const value of [FIXTURES.adult.fullName, FIXTURES.adult.msisdn, FIXTURES.adult.device.imei, FIXTURES.adult.device.imei.slice(-4)]) {
+        expect(text).not.toContain(value);
+      }
+      expect(text).not.toMatch(/No space left|INSERT|audit_records/);
+    }
+    // A request refused for another reason cannot be recorded either: it is refused as unaudited too.
+    expectRejected(await gw.gql(q, { token: null, purpose: 'BILLING' }), 503, 'AUDIT_UNAVAILABLE');
+
+    state.broken = false;
+    const after = await gw.gql(q, { purpose: 'LAW_ENFORCEMENT', ref: 'LP-1' });
+    expect(after.status).toBe(200);
+    expect(after.body.data!.subscriber.fullName).toBe(FIXTURES.adult.fullName);
+    expect(after.body.extensions!.audit.recordId).toMatch(/-1$/); // failed writes consumed no sequence number
+
+    const { rows } = await base.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_records');
+    expect(Number(rows[0].n)).toBe(2);
+  });
+});
