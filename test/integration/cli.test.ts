@@ -25,7 +25,9 @@ describe('purposegate schema check', () => {
     const r = await cli(['schema', 'check']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^policy OK: \d+ protected fields, 15 purposes/);
-    expect(r.stdout).toMatch(/SUBJECT_ACCESS\s+\d+\s+0\s+0/);
+    // Everything but the auditors' Query.accessLog.
+    expect(r.stdout).toMatch(/SUBJECT_ACCESS\s+\d+\s+0\s+1\n/);
+    expect(r.stdout).toMatch(/AUDIT\s+2\s+0\s+\d+\n/);
   });
 
   it('exits non-zero naming the field when a @subject field lacks @purpose', async () => {
