@@ -35,7 +35,9 @@ export class AuditWriter {
   readonly origin: string;
   private readonly frontier = new Frontier();
   private readonly queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Whether a flush loop is running; cleared in the same tick the loop sees an empty queue. */
+  private running = false;
+  private flushing: Promise<void> = Promise.resolve();
   private lastCheckpointSize = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -78,50 +80,57 @@ export class AuditWriter {
     if (this.closed) return Promise.reject(new Error('The audit log is closed.'));
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      this.flushing ??= this.flush().finally(() => {
-        this.flushing = undefined;
-      });
+      if (!this.running) {
+        this.running = true;
+        this.flushing = this.flush();
+      }
     });
   }
 
   private async flush(): Promise<void> {
-    // Let the requests that finish in this tick join the batch.
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
-      const start = this.frontier.size;
-      const rows = batch.map((p, i) => {
-        const seq = start + i;
-        const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
-        const body = canonicalJson(leaf);
-        return { leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) };
-      });
-      const params: unknown[] = [];
-      const values = rows.map((r) => {
-        const l = r.leaf;
-        const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
-        params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.body, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
-        const b = params.length - 11;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
-      });
-      try {
-        await this.db.transaction((tx) =>
-          tx.query(
-            `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
-             VALUES ${values.join(', ')}`,
-            params,
-          ),
-        );
-      } catch (err) {
-        this.stats.failures++;
-        const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
-        for (const p of batch) p.reject(error);
-        continue;
+    try {
+      // Let the requests that finish in this tick join the batch.
+      await new Promise((r) => setImmediate(r));
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
+        const start = this.frontier.size;
+        const rows = batch.map((p, i) => {
+          const seq = start + i;
+          const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
+          const body = canonicalJson(leaf);
+          return { leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) };
+        });
+        const params: unknown[] = [];
+        const values = rows.map((r) => {
+          const l = r.leaf;
+          const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
+          params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.body, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
+          const b = params.length - 11;
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
+        });
+        try {
+          await this.db.transaction((tx) =>
+            tx.query(
+              `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+               VALUES ${values.join(', ')}`,
+              params,
+            ),
+          );
+        } catch (err) {
+          this.stats.failures++;
+          const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
+          for (const p of batch) p.reject(error);
+          continue;
+        }
+        for (const r of rows) this.frontier.push(r.hash);
+        this.stats.records += rows.length;
+        this.stats.batches++;
+        rows.forEach((r, i) => batch[i].resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq }));
       }
-      for (const r of rows) this.frontier.push(r.hash);
-      this.stats.records += rows.length;
-      this.stats.batches++;
-      rows.forEach((r, i) => batch[i].resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq }));
+    } finally {
+      // Same synchronous segment as the loop's last empty-queue check: no append can slip in
+      // between (an await here, or a second async function, would let one in and strand it).
+      this.running = false;
     }
   }
 
@@ -145,7 +154,7 @@ export class AuditWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    while (this.flushing) await this.flushing;
+    while (this.running) await this.flushing;
     this.closed = true;
     await this.checkpoint();
   }

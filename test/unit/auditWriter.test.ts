@@ -1,0 +1,52 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
+import { openTestDb } from '../harness.js';
+
+const entry = (i: number): AuditEntry => ({
+  at: new Date().toISOString(),
+  requestId: `r${i}`,
+  caller: null,
+  purpose: null,
+  ref: null,
+  operationName: null,
+  documentHash: null,
+  rejection: { code: 'UNAUTHENTICATED', status: 401 },
+  decisions: [],
+});
+
+describe('AuditWriter', () => {
+  let db: Awaited<ReturnType<typeof openTestDb>>;
+  const signer = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-writer-')));
+  beforeAll(async () => {
+    db = await openTestDb();
+  });
+  afterAll(() => db.drop());
+
+  it('resolves every append when workers append one after another (no append is stranded between flushes)', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
+    let next = 0;
+    const seqs: number[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < 800) seqs.push((await writer.append(entry(next++))).seq);
+      }),
+    );
+    expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 800 }, (_, i) => i));
+    expect(writer.stats.batches).toBeLessThan(800);
+    await writer.close();
+    const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
+    expect(report.logs.find((l) => l.logId === writer.logId)).toEqual({ logId: writer.logId, records: 800, checkpoints: 1 });
+  });
+
+  it('never signs a checkpoint twice for the same size, and refuses appends once closed', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
+    await writer.append(entry(1));
+    expect((await writer.checkpoint())?.size).toBe(1);
+    expect(await writer.checkpoint()).toBeUndefined();
+    await writer.close();
+    await expect(writer.append(entry(2))).rejects.toThrow('The audit log is closed.');
+  });
+});
