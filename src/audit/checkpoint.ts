@@ -32,9 +32,11 @@ export function verifierKey(name: string, publicKey: Buffer): string {
 
 /** Parses a verifier key made by verifierKey(). */
 export function parseVerifierKey(text: string): { name: string; publicKey: Buffer } {
-  const [name, hash, key] = text.trim().split('+');
-  const raw = Buffer.from(key ?? '', 'base64');
-  if (!name || !hash || raw.length !== 33 || raw[0] !== 0x01) throw new Error('Not an Ed25519 note verifier key.');
+  // name+hash+key: the name has no "+", the hash is 8 hex digits, the base64 key may contain "+".
+  const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
+  const raw = Buffer.from(m?.[3] ?? '', 'base64');
+  if (!m || raw.length !== 33 || raw[0] !== 0x01) throw new Error('Not an Ed25519 note verifier key.');
+  const [, name, hash] = m;
   const publicKey = raw.subarray(1);
   if (keyHash(name, publicKey).toString('hex') !== hash) throw new Error('The verifier key hash does not match its key.');
   return { name, publicKey };

@@ -3,31 +3,34 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   checkProof,
-  dbAuditStore,
   parseVerifierKey,
-  policyFromText,
   policyText,
-  proveConsistency,
-  proveRecord,
-  replay,
   reportHtml,
-  subscriberAccesses,
-  verifyLogs,
+  runAuditOperation,
+  type AccessEntry,
+  type AuditOperation,
+  type ReplayReport,
   type TrustedKey,
+  type VerifyReport,
 } from '../audit/index.js';
+import { loadOrCreateIssuerKey, mintToken } from '../auth/index.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/index.js';
 import { composeSupergraph } from '../gateway/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
 import { cliConfig, route, withStore } from './context.js';
 import { CliError } from './fail.js';
+
+interface RouteOptions {
+  url?: string;
+  token?: string;
+  key: string[];
+}
 
 /** Trusted checkpoint keys: DATA_DIR/keys/audit.pub plus any --key files. */
 function trustedKeys(config: Config, files: string[]): TrustedKey[] {
   const paths = [...files];
   const own = join(config.dataDir, 'keys', 'audit.pub');
   if (existsSync(own)) paths.push(own);
-  if (paths.length === 0) throw new CliError('No trusted audit key: pass --key FILE (a note verifier key, as in DATA_DIR/keys/audit.pub).');
   return paths.flatMap((p) =>
     readFileSync(p, 'utf8')
       .split('\n')
@@ -42,48 +45,68 @@ function trustedKeys(config: Config, files: string[]): TrustedKey[] {
   );
 }
 
-/** Runs `fn` on the store, refusing when a server holds the embedded DATA_DIR. */
-async function onStore<T>(config: Config, fn: (db: Db) => Promise<T>): Promise<T> {
-  if (route(config, undefined).kind === 'server') {
-    throw new CliError(
-      `A server holds the embedded DATA_DIR "${config.dataDir}": stop it first (audit commands read the store directly; use DATABASE_URL to audit a running deployment).`,
-    );
+/**
+ * Runs an audit operation on the store, or — while a server holds the embedded DATA_DIR, or with
+ * --url — through that server's POST /audit/<op> with an auditor token.
+ */
+async function run(config: Config, operation: AuditOperation, opts: RouteOptions): Promise<{ result: unknown; seconds: number; via: string }> {
+  const target = route(config, opts.url);
+  if (target.kind === 'store') {
+    const keys = trustedKeys(config, opts.key);
+    if (operation.op === 'verify' && keys.length === 0) {
+      throw new CliError('No trusted audit key: pass --key FILE (a note verifier key, as in DATA_DIR/keys/audit.pub).');
+    }
+    try {
+      const out = await withStore(config, (db) => runAuditOperation(db, operation, keys));
+      return { ...out, via: 'store' };
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw new CliError((err as Error).message.split('\n')[0]);
+    }
   }
-  return withStore(config, fn);
+  const token =
+    opts.token ??
+    (await mintToken(
+      await loadOrCreateIssuerKey(config.dataDir),
+      { sub: 'purposegate-cli', kind: 'auditor', purposes: ['AUDIT'] },
+      { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds: 300 },
+    ));
+  const base = target.url.replace(/\/graphql$/, '');
+  const res = await fetch(`${base}/audit/${operation.op}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-purpose': 'AUDIT' },
+    body: JSON.stringify(operation),
+  }).catch((err: Error) => {
+    throw new CliError(`Cannot reach the server at ${base}: ${err.message}`);
+  });
+  const body = (await res.json()) as { result?: unknown; seconds?: number; errors?: Array<{ message: string }> };
+  if (!res.ok || body.errors) throw new CliError(body.errors?.[0]?.message ?? `The server answered ${res.status}.`);
+  return { result: body.result, seconds: body.seconds ?? 0, via: `server ${base}` };
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-function progress(label: string): ((n: number, total?: number) => void) | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  return (n, total) => {
-    const pct = total ? ` ${Math.floor((100 * n) / total)}%` : '';
-    const bar = total ? `[${'#'.repeat(Math.floor((30 * n) / total)).padEnd(30, '.')}]` : '';
-    process.stderr.write(`\r${label} ${bar}${pct} ${n}${total ? `/${total}` : ''}   `);
-  };
+function routed(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'go through a running server (automatic when one holds the embedded DATA_DIR)')
+    .option('--token <jwt>', 'auditor token for --url (default: minted from DATA_DIR, kind auditor, purpose AUDIT)')
+    .option('--key <file>', 'trusted audit verifier key (repeatable; DATA_DIR/keys/audit.pub is always trusted)', collect, []);
+}
+
+function output(text: string, out: string | undefined) {
+  if (out) writeFileSync(out, text);
+  else process.stdout.write(text);
 }
 
 /** `purposegate audit …`: verify, prove, check-proof, replay, report, export. */
 export function auditCommand(program: Command): void {
   const audit = program.command('audit').description('verify, prove, replay and report the tamper-evident audit log');
 
-  audit
-    .command('verify')
+  routed(audit.command('verify'))
     .description('recompute every leaf and root, check every checkpoint signature; exit 1 on any break')
-    .option('--key <file>', 'trusted audit verifier key (repeatable; DATA_DIR/keys/audit.pub is always trusted)', collect, [])
-    .action(async (opts: { key: string[] }) => {
-      const config = cliConfig();
-      const keys = trustedKeys(config, opts.key);
-      let n = 0;
-      let seconds = 0;
-      const tick = progress('verify');
-      const report = await onStore(config, async (db) => {
-        const started = process.hrtime.bigint();
-        const r = await verifyLogs(dbAuditStore(db), keys, tick ? () => ++n % 5000 === 0 && tick(n) : undefined);
-        seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        return r;
-      });
-      if (tick) process.stderr.write('\n');
+    .action(async (opts: RouteOptions) => {
+      const { result, seconds } = await run(cliConfig(), { op: 'verify' }, opts);
+      const report = result as VerifyReport;
       for (const l of report.logs) {
         process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : ''}\n`);
       }
@@ -91,25 +114,17 @@ export function auditCommand(program: Command): void {
       if (!report.ok) throw new CliError(`audit log broken: log ${report.problem!.logId} index ${report.problem!.index}: ${report.problem!.message}`);
     });
 
-  audit
-    .command('prove')
+  routed(audit.command('prove'))
     .description('print an inclusion proof of a record (or a consistency proof) as JSON, for check-proof')
     .option('--record <id>', 'record id (as in extensions.audit.recordId)')
     .option('--consistency <size>', 'prove the newest checkpoint consistent with the one of this size')
     .option('--log <id>', 'log id (with --consistency)')
-    .action(async (opts: { record?: string; consistency?: string; log?: string }) => {
-      const config = cliConfig();
-      const proof = await onStore(config, async (db) => {
-        const store = dbAuditStore(db);
-        try {
-          if (opts.record) return await proveRecord(store, opts.record);
-          if (opts.consistency && opts.log) return await proveConsistency(store, opts.log, Number(opts.consistency));
-        } catch (err) {
-          throw new CliError((err as Error).message);
-        }
-        throw new CliError('Pass --record ID, or --consistency SIZE --log ID.');
-      });
-      process.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (opts: RouteOptions & { record?: string; consistency?: string; log?: string; out?: string }) => {
+      if (!opts.record && !(opts.consistency && opts.log)) throw new CliError('Pass --record ID, or --consistency SIZE --log ID.');
+      const operation: AuditOperation = opts.record ? { op: 'prove', record: opts.record } : { op: 'prove', consistency: Number(opts.consistency), log: opts.log };
+      const { result } = await run(cliConfig(), operation, opts);
+      output(`${JSON.stringify(result, null, 2)}\n`, opts.out);
     });
 
   audit
@@ -137,36 +152,28 @@ export function auditCommand(program: Command): void {
       }
     });
 
-  audit
-    .command('replay')
+  routed(audit.command('replay'))
     .description('re-run decide() on every logged decision (policy then in force, consent as of then); exit 1 on any mismatch')
     .option('--since <time>', 'records at or after this ISO time')
     .option('--until <time>', 'records before this ISO time')
-    .option('--policy <dir>', 'what-if: compare against the policy SDL in this folder instead')
+    .option('--policy <dir>', 'what-if: compare against the policy SDL in this folder instead (exit 1 when decisions would change)')
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { since?: string; until?: string; policy?: string; json?: boolean }) => {
-      const config = cliConfig();
+    .action(async (opts: RouteOptions & { since?: string; until?: string; policy?: string; json?: boolean }) => {
       for (const [name, v] of [['--since', opts.since], ['--until', opts.until]] as const) {
         if (v !== undefined && Number.isNaN(Date.parse(v))) throw new CliError(`${name} must be an ISO 8601 time; got "${v}".`);
       }
-      let proposed: ReturnType<typeof policyFromText> | undefined;
+      const operation: AuditOperation = { op: 'replay', since: opts.since, until: opts.until };
       if (opts.policy) {
         try {
           const sources = loadPolicySources(opts.policy);
-          proposed = policyFromText(policyText(composeSupergraph(sources).supergraphSdl, sources.purposesSdl));
+          operation.policyText = policyText(composeSupergraph(sources).supergraphSdl, sources.purposesSdl);
         } catch (err) {
           throw new CliError(`--policy ${opts.policy}: ${(err as Error).message.split('\n').join(' ')}`);
         }
       }
-      const tick = progress('replay');
-      let seconds = 0;
-      const report = await onStore(config, async (db) => {
-        const started = process.hrtime.bigint();
-        const r = await replay({ store: dbAuditStore(db), db, since: opts.since, until: opts.until, proposed, onProgress: tick ? (n) => tick(n) : undefined });
-        seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        return r;
-      });
-      if (tick) process.stderr.write('\n');
+      if (process.stderr.isTTY) process.stderr.write('replaying…\r');
+      const { result, seconds } = await run(cliConfig(), operation, opts);
+      const report = result as ReplayReport;
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         for (const m of report.mismatches) {
@@ -181,48 +188,28 @@ export function auditCommand(program: Command): void {
       }
     });
 
-  audit
-    .command('report')
+  routed(audit.command('report'))
     .description("a subscriber's access report (GDPR Art. 15): who read what, when, why")
     .requiredOption('--subscriber <id>', 'subscriber id')
     .option('--format <format>', 'json or html', 'json')
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (opts: { subscriber: string; format: string; out?: string }) => {
+    .action(async (opts: RouteOptions & { subscriber: string; format: string; out?: string }) => {
       if (opts.format !== 'json' && opts.format !== 'html') throw new CliError(`--format must be json or html; got "${opts.format}".`);
-      const config = cliConfig();
-      const entries = await onStore(config, (db) => subscriberAccesses(db, opts.subscriber));
-      const text =
+      const { result } = await run(cliConfig(), { op: 'report', subscriber: opts.subscriber }, opts);
+      const entries = result as AccessEntry[];
+      output(
         opts.format === 'html'
           ? reportHtml(opts.subscriber, entries, new Date().toISOString())
-          : `${JSON.stringify({ subscriberId: opts.subscriber, accesses: entries }, null, 2)}\n`;
-      if (opts.out) writeFileSync(opts.out, text);
-      else process.stdout.write(text);
+          : `${JSON.stringify({ subscriberId: opts.subscriber, accesses: entries }, null, 2)}\n`,
+        opts.out,
+      );
     });
 
-  audit
-    .command('export')
-    .description('the whole audit log as JSON lines: logs, policy versions, records, checkpoints')
+  routed(audit.command('export'))
+    .description('the whole audit log as JSON lines: policy versions, logs, records, checkpoints')
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (opts: { out?: string }) => {
-      const config = cliConfig();
-      const lines: string[] = [];
-      await onStore(config, async (db) => {
-        const store = dbAuditStore(db);
-        const versions = await db.query<{ hash: string; sdl: string }>('SELECT hash, sdl FROM policy_versions ORDER BY created_at, hash');
-        for (const v of versions.rows) lines.push(JSON.stringify({ type: 'policyVersion', hash: v.hash, sdl: v.sdl }));
-        for (const log of await store.logs()) {
-          lines.push(JSON.stringify({ type: 'log', ...log }));
-          for (let seq = 0; ; ) {
-            const page = await store.records(log.logId, seq, 10_000);
-            for (const r of page) lines.push(JSON.stringify({ type: 'record', logId: log.logId, seq: r.seq, recordId: r.recordId, leafHash: r.leafHash, leaf: JSON.parse(r.body) }));
-            if (page.length < 10_000) break;
-            seq = page[page.length - 1].seq + 1;
-          }
-          for (const c of await store.checkpoints(log.logId)) lines.push(JSON.stringify({ type: 'checkpoint', logId: log.logId, size: c.size, note: c.note }));
-        }
-      });
-      const text = lines.join('\n') + '\n';
-      if (opts.out) writeFileSync(opts.out, text);
-      else process.stdout.write(text);
+    .action(async (opts: RouteOptions & { out?: string }) => {
+      const { result } = await run(cliConfig(), { op: 'export' }, opts);
+      output((result as unknown[]).map((l) => JSON.stringify(l)).join('\n') + '\n', opts.out);
     });
 }

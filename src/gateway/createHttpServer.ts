@@ -1,16 +1,27 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Db } from '../db/index.js';
 import type { Gateway } from './createGateway.js';
 
 /**
  * The HTTP front: POST /graphql, GET /healthz (process up), GET /readyz (the store answers),
- * GET /metrics (Prometheus text).
+ * GET /metrics (Prometheus text), and POST /audit/<operation> for the audit CLI.
  */
-export function createHttpServer(gateway: Gateway, db: Db): Server {
+export function createHttpServer(
+  gateway: Gateway,
+  db: Db,
+  auditEndpoint?: (req: IncomingMessage, res: ServerResponse, op: string) => Promise<void>,
+): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/graphql') {
       gateway.handle(req, res).catch(() => {
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      });
+      return;
+    }
+    if (auditEndpoint && path.startsWith('/audit/')) {
+      auditEndpoint(req, res, path.slice('/audit/'.length)).catch(() => {
         if (!res.headersSent) res.statusCode = 500;
         res.end();
       });

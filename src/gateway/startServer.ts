@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { openDb, type Db, type PgliteDb } from '../db/index.js';
 import { seedDemoData } from '../db/seedDemoData.js';
 import { createGateway, type Gateway } from './createGateway.js';
+import { createAuditEndpoint } from './createAuditEndpoint.js';
 import { createHttpServer } from './createHttpServer.js';
 import { AuditWriter, loadOrCreateAuditSigner, policyText, storePolicyVersion } from '../audit/index.js';
 import type { RequestOutcome } from './RequestOutcome.js';
@@ -76,13 +77,16 @@ export async function startServer(
     const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome });
     const auditDb = options.auditDb ?? db;
     const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
-    audit = await AuditWriter.open(auditDb, {
-      policyVersion,
-      signer: loadOrCreateAuditSigner(keyDir),
-      checkpointIntervalMs: options.checkpointIntervalMs,
-    });
+    const signer = loadOrCreateAuditSigner(keyDir);
+    audit = await AuditWriter.open(auditDb, { policyVersion, signer, checkpointIntervalMs: options.checkpointIntervalMs });
     const writer = audit;
-    const http = createHttpServer(gateway, db);
+    const auditEndpoint = createAuditEndpoint({
+      db: auditDb,
+      verifyToken,
+      trustedKeys: () => [{ name: signer.name, publicKey: signer.publicKey }],
+      audit: () => writer,
+    });
+    const http = createHttpServer(gateway, db, auditEndpoint);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(config.port, config.host, () => resolve());

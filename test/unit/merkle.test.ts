@@ -57,3 +57,30 @@ describe('RFC 9162 Merkle tree', () => {
     }
   });
 });
+
+describe('signed checkpoints (C2SP signed note)', async () => {
+  const { loadOrCreateAuditSigner, signCheckpoint, openCheckpoint, verifierKey, parseVerifierKey } = await import('../../src/audit/checkpoint.js');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+
+  it('round-trips verifier keys whatever characters their base64 holds', () => {
+    for (let i = 0; i < 40; i++) {
+      const s = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-key-')));
+      const parsed = parseVerifierKey(verifierKey(s.name, s.publicKey));
+      expect(parsed.publicKey.equals(s.publicKey)).toBe(true);
+    }
+    expect(() => parseVerifierKey('purposegate-audit+00000000+AQ==')).toThrow('Not an Ed25519 note verifier key.');
+  });
+
+  it('signs and opens a checkpoint; an edited body or another key fails', () => {
+    const s = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-key-')));
+    const root = rootOf(leaves(5));
+    const note = signCheckpoint({ origin: 'purposegate.audit/x', size: 5, root }, s);
+    expect(note).toMatch(/^purposegate\.audit\/x\n5\n[A-Za-z0-9+/]{43}=\n\n\u2014 purposegate-audit [A-Za-z0-9+/]+=*\n$/);
+    expect(openCheckpoint(note, s)).toEqual({ origin: 'purposegate.audit/x', size: 5, root });
+    expect(() => openCheckpoint(note.replace('\n5\n', '\n6\n'), s)).toThrow(/No valid signature/);
+    const other = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-key-')));
+    expect(() => openCheckpoint(note, other)).toThrow(/No valid signature/);
+  });
+});

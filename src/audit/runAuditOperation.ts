@@ -1,0 +1,61 @@
+import type { Db } from '../db/index.js';
+import { dbAuditStore } from './AuditStore.js';
+import { proveConsistency, proveRecord } from './proofs.js';
+import { policyFromText, replay } from './replay.js';
+import { subscriberAccesses } from './subscriberReport.js';
+import { verifyLogs, type TrustedKey } from './verifyLogs.js';
+
+/** The audit operations the CLI runs, on a store it opened or inside the server that holds it. */
+export type AuditOperation =
+  | { op: 'verify' }
+  | { op: 'replay'; since?: string; until?: string; /** A proposed policy text (what-if). */ policyText?: string }
+  | { op: 'report'; subscriber: string }
+  | { op: 'prove'; record?: string; consistency?: number; log?: string }
+  | { op: 'export' };
+
+/** Runs one audit operation; the result is plain JSON. Timing covers the work, not opening the store. */
+export async function runAuditOperation(db: Pick<Db, 'query'>, operation: AuditOperation, trusted: readonly TrustedKey[]): Promise<{ result: unknown; seconds: number }> {
+  const store = dbAuditStore(db);
+  const started = process.hrtime.bigint();
+  const done = (result: unknown) => ({ result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+  switch (operation.op) {
+    case 'verify':
+      return done(await verifyLogs(store, trusted));
+    case 'replay':
+      return done(
+        await replay({
+          store,
+          db,
+          since: operation.since,
+          until: operation.until,
+          proposed: operation.policyText ? policyFromText(operation.policyText) : undefined,
+        }),
+      );
+    case 'report':
+      return done(await subscriberAccesses(db, operation.subscriber));
+    case 'prove':
+      if (operation.record) return done(await proveRecord(store, operation.record));
+      if (operation.consistency !== undefined && operation.log) return done(await proveConsistency(store, operation.log, operation.consistency));
+      throw new Error('Pass --record ID, or --consistency SIZE --log ID.');
+    case 'export': {
+      const lines: unknown[] = [];
+      const versions = await db.query<{ hash: string; sdl: string }>('SELECT hash, sdl FROM policy_versions ORDER BY created_at, hash');
+      for (const v of versions.rows) lines.push({ type: 'policyVersion', hash: v.hash, sdl: v.sdl });
+      for (const log of await store.logs()) {
+        lines.push({ type: 'log', ...log });
+        for (let seq = 0; ; ) {
+          const page = await store.records(log.logId, seq, 10_000);
+          for (const r of page) lines.push({ type: 'record', logId: log.logId, seq: r.seq, recordId: r.recordId, leafHash: r.leafHash, leaf: JSON.parse(r.body) });
+          if (page.length < 10_000) break;
+          seq = page[page.length - 1].seq + 1;
+        }
+        for (const c of await store.checkpoints(log.logId)) lines.push({ type: 'checkpoint', logId: log.logId, size: c.size, note: c.note });
+      }
+      return done(lines);
+    }
+    default: {
+      const never: never = operation;
+      throw new Error(`Unknown audit operation ${JSON.stringify(never)}.`);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedKey } from '../audit/index.js';
+import { AuthError, type VerifiedToken } from '../auth/index.js';
+import type { Db } from '../db/index.js';
+import { readBody } from './readBody.js';
+
+const OPS = new Set(['verify', 'replay', 'report', 'prove', 'export']);
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(text);
+}
+
+/**
+ * POST /audit/<verify|replay|report|prove|export>: the audit CLI's operations run by the server
+ * that holds an embedded DATA_DIR (which no second process may open). Auditor tokens under
+ * purpose AUDIT only; every call is itself recorded in the audit log before it answers.
+ */
+export function createAuditEndpoint(options: {
+  db: Db;
+  verifyToken: (token: string) => Promise<VerifiedToken>;
+  trustedKeys: () => TrustedKey[];
+  audit: () => AuditWriter;
+}) {
+  return async (req: IncomingMessage, res: ServerResponse, op: string): Promise<void> => {
+    const requestId = randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const reject = (status: number, code: string, message: string) => send(res, status, { errors: [{ message, extensions: { code } }] });
+    /** A refused call is recorded too (an attempt on the audit log is what auditors look for). */
+    const refuse = async (status: number, code: string, message: string, caller: VerifiedToken | undefined, purpose: string | null) => {
+      try {
+        const { recordId } = await options.audit().append({
+          at: new Date().toISOString(),
+          requestId,
+          caller: caller ? { ...caller.caller, jti: caller.jti } : null,
+          purpose,
+          ref: null,
+          operationName: `audit ${op}`,
+          documentHash: null,
+          rejection: { code, status },
+          decisions: [],
+        });
+        send(res, status, { errors: [{ message, extensions: { code } }], audit: { requestId, recordId } });
+      } catch {
+        reject(503, 'AUDIT_UNAVAILABLE', 'The audit log cannot be written; the operation did not run.');
+      }
+    };
+    if (req.method !== 'POST' || !OPS.has(op)) return reject(404, 'NOT_FOUND', `No audit operation "${op}" (POST /audit/verify|replay|report|prove|export).`);
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''))?.[1];
+    let verified: VerifiedToken;
+    const purpose = String(req.headers['x-purpose'] ?? '');
+    try {
+      if (!bearer) throw new AuthError('Send an access token: "Authorization: Bearer <JWT>".');
+      verified = await options.verifyToken(bearer);
+    } catch (err) {
+      return refuse(401, 'UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.', undefined, purpose || null);
+    }
+    const { caller } = verified;
+    if (purpose !== 'AUDIT') return refuse(purpose ? 403 : 400, purpose ? 'PURPOSE_NOT_PERMITTED' : 'PURPOSE_REQUIRED', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose || null);
+    if (!caller.purposes.includes('AUDIT')) return refuse(403, 'PURPOSE_NOT_PERMITTED', 'The token does not permit purpose "AUDIT".', verified, purpose);
+    // The purpose is permitted but the caller is not an auditor: out of scope, as for Query.accessLog.
+    if (caller.kind !== 'auditor') return refuse(403, 'FORBIDDEN', 'Only auditor tokens may run audit operations.', verified, purpose);
+    let args: Record<string, unknown>;
+    try {
+      args = JSON.parse((await readBody(req, 10 * 1024 * 1024)) || '{}') as Record<string, unknown>;
+    } catch {
+      return reject(400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+    }
+    let recordId: string;
+    try {
+      ({ recordId } = await options.audit().append({
+        at: new Date().toISOString(),
+        requestId,
+        caller: { ...caller, jti: verified.jti },
+        purpose,
+        ref: null,
+        operationName: `audit ${op}`,
+        documentHash: null,
+        rejection: null,
+        decisions: [],
+      }));
+    } catch {
+      return reject(503, 'AUDIT_UNAVAILABLE', 'The audit log cannot be written; the operation did not run.');
+    }
+    try {
+      const out = await runAuditOperation(options.db, { ...args, op } as AuditOperation, options.trustedKeys());
+      send(res, 200, { ...out, audit: { requestId, recordId } });
+    } catch (err) {
+      reject(500, 'AUDIT_OPERATION_FAILED', (err as Error).message.split('\n')[0]);
+    }
+  };
+}
