@@ -34,6 +34,8 @@ export interface Config {
   seedSubscribers: number;
   consentTimeoutMs: number;
   clockToleranceSec: number;
+  /** Longest accepted token lifetime in seconds. */
+  tokenMaxAgeSec: number;
   schemaDir?: string;
   limits: Limits;
 }
@@ -60,6 +62,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'SEED_SUBSCRIBERS', default: '1000', meaning: 'demo subscribers seeded on first start (0: none)' },
   { name: 'CONSENT_TIMEOUT_MS', default: '2000', meaning: 'consent lookups slower than this deny with CONSENT_UNAVAILABLE' },
   { name: 'CLOCK_TOLERANCE_S', default: '30', meaning: 'allowed clock skew for exp/iat/nbf' },
+  { name: 'TOKEN_MAX_AGE_S', default: '86400', meaning: 'longest accepted token lifetime (exp - iat)' },
   { name: 'SCHEMA_DIR', default: '(the bundled schema/)', meaning: 'policy SDL folder' },
   { name: 'LIMIT_DEPTH', default: '12', meaning: 'deepest field nesting' },
   { name: 'LIMIT_ALIASES', default: '30', meaning: 'aliases per operation' },
@@ -106,6 +109,7 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
     seedSubscribers: int(env, 'SEED_SUBSCRIBERS', 1000, 0, 1_000_000),
     consentTimeoutMs: int(env, 'CONSENT_TIMEOUT_MS', 2000, 1, 600_000),
     clockToleranceSec: int(env, 'CLOCK_TOLERANCE_S', 30, 0, 600),
+    tokenMaxAgeSec: int(env, 'TOKEN_MAX_AGE_S', 86_400, 60, 31_536_000),
     limits: {
       depth: int(env, 'LIMIT_DEPTH', 12, 1, 1000),
       aliases: int(env, 'LIMIT_ALIASES', 30, 0, 10_000),
@@ -119,6 +123,9 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   if (databaseUrl) config.databaseUrl = databaseUrl;
   const jwksUrl = url(env, 'JWKS_URL', ['https:', 'http:']);
+  if (jwksUrl && new URL(jwksUrl).protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(new URL(jwksUrl).hostname)) {
+    throw new ConfigError('JWKS_URL', 'an https: URL (http: only on loopback)', jwksUrl);
+  }
   if (jwksUrl) config.jwksUrl = jwksUrl;
   if (env.JWKS_FILE) config.jwksFile = resolve(cwd, env.JWKS_FILE);
   if (jwksUrl && env.JWKS_FILE) throw new ConfigError('JWKS_FILE', 'unset when JWKS_URL is set (choose one)', env.JWKS_FILE);

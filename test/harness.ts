@@ -90,7 +90,7 @@ export async function startTestGateway(
     async gql(query, o = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.headers ?? {}) };
       let token = o.token;
-      if (token === undefined && o.purpose) token = await mint({ kind: 'internal', purposes: [o.purpose] });
+      if (token === undefined && o.purpose) token = await mint({ kind: o.purpose === 'AUDIT' ? 'auditor' : 'internal', purposes: [o.purpose] });
       if (token) headers.authorization = `Bearer ${token}`;
       if (o.purpose) headers['x-purpose'] = o.purpose;
       if (o.ref) headers['x-purpose-ref'] = o.ref;

@@ -70,6 +70,12 @@ export class AuditWriter {
     return writer;
   }
 
+  /** False while the last write failed (until one succeeds): the gateway starts no mutation then. */
+  get healthy(): boolean {
+    return !this.closed && !this.lastWriteFailed;
+  }
+  private lastWriteFailed = false;
+
   /** Records in the log so far (committed). */
   get size(): number {
     return this.frontier.size;
@@ -118,10 +124,12 @@ export class AuditWriter {
           );
         } catch (err) {
           this.stats.failures++;
+          this.lastWriteFailed = true;
           const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
           for (const p of batch) p.reject(error);
           continue;
         }
+        this.lastWriteFailed = false;
         for (const r of rows) this.frontier.push(r.hash);
         this.stats.records += rows.length;
         this.stats.batches++;

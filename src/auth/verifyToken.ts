@@ -23,6 +23,8 @@ export interface TokenVerifierOptions {
   registry: PurposeRegistry;
   /** Allowed clock skew in seconds. @default 30 */
   clockToleranceSec?: number;
+  /** Longest accepted token lifetime (exp - iat) and age, in seconds. @default 86400 */
+  maxTokenAgeSec?: number;
 }
 
 /**
@@ -41,11 +43,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): (token: stri
         typ: 'at+jwt',
         requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'jti'],
         clockTolerance: options.clockToleranceSec ?? 30,
+        maxTokenAge: options.maxTokenAgeSec ?? 86_400,
       }));
     } catch (err) {
       throw new AuthError(describe(err));
     }
-    const { kind, purposes, agency, sub, jti, act } = payload as JWTPayload & Record<string, unknown>;
+    const { kind, purposes, agency, sub, jti, act, iat, exp } = payload as JWTPayload & Record<string, unknown>;
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = options.clockToleranceSec ?? 30;
+    const maxAge = options.maxTokenAgeSec ?? 86_400;
+    if (typeof iat !== 'number' || iat > now + tolerance) throw new AuthError('The token was issued in the future ("iat").');
+    if (typeof exp !== 'number' || exp - iat > maxAge) throw new AuthError(`The token lives longer than the ${maxAge} s allowed ("exp" - "iat").`);
+    if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || jti === '') throw new AuthError('Token claims "sub" and "jti" must be non-empty strings.');
     if (typeof kind !== 'string' || !KINDS.has(kind as CallerKind)) {
       throw new AuthError(`Token claim "kind" must be one of ${[...KINDS].join(', ')}.`);
     }

@@ -31,6 +31,8 @@ export interface GatewayOptions {
   sources?: PolicySources;
   /** Receives every request's outcome before its response leaves (the audit seam). */
   onOutcome?: OutcomeSink;
+  /** Whether the audit log can take writes now; mutations are refused while it cannot. */
+  auditHealthy?: () => boolean;
 }
 
 /** A running gateway: an HTTP handler for POST /graphql, plus what operations need. */
@@ -94,6 +96,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               ? maskedPaths(apiSchema, supergraphPolicy, sources.registry, scope.purpose, document, operation, result.data as Record<string, unknown>)
               : [];
           result.extensions = { ...(result.extensions ?? {}), masked };
+          if (scope.caller.kind !== 'internal' && result.errors) {
+            // Field suggestions name schema members: only internal callers get them.
+            result.errors = result.errors.map((e) => ({ ...e, message: e.message.replace(/ Did you mean .*\?$/, '') }));
+          }
         },
       };
     },
@@ -102,7 +108,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const server = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
-    hideSchemaDetailsFromClientErrors: true,
+    hideSchemaDetailsFromClientErrors: false, // suggestions are removed for non-internal callers below
     allowBatchedHttpRequests: false,
     csrfPrevention: false, // only POST application/json reaches Apollo (see handle())
     introspection: true, // gated per caller in handle(): internal callers only
@@ -111,9 +117,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await server.start();
 
+  /** A metric label for the declared purpose: registry names only, so a caller cannot mint series. */
+  const purposeLabel = (purpose: string | undefined) => (purpose === undefined ? '' : sources.registry.has(purpose) ? purpose : 'unknown');
+
   async function finish(outcome: RequestOutcome): Promise<{ recordId: string } | undefined> {
     for (const d of outcome.decisions) {
-      metrics.decisions.inc({ purpose: outcome.purpose ?? '', effect: d.effect, reason: d.reason ?? '' }, d.count);
+      metrics.decisions.inc({ purpose: purposeLabel(outcome.purpose), effect: d.effect, reason: d.reason ?? '' }, d.count);
     }
     return options.onOutcome ? options.onOutcome(outcome) : undefined;
   }
@@ -124,6 +133,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
     const outcome: RequestOutcome = { requestId, at: new Date().toISOString(), decisions: [] };
+    let executed: RequestScope | undefined;
     let status = 500;
     try {
       if (req.method !== 'POST') {
@@ -190,9 +200,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       const operation = selectOperation(doc, typeof operationName === 'string' ? operationName : undefined);
       if (operation) checkLimits(doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
+      if (operation?.operation === 'mutation' && options.auditHealthy && !options.auditHealthy()) {
+        // A mutation writes before its record exists: do not start one while the log is failing.
+        throw new RequestRejection('AUDIT_UNAVAILABLE', 'The audit log cannot be written; no data is released.');
+      }
 
       // 4. Plan and execute; the subgraphs decide every protected field.
       const scope: RequestScope = { requestId, caller, purpose: purpose!, at: outcome.at, decisions: new DecisionLog() };
+      executed = scope;
       if (ref) scope.ref = ref;
       if (verified.act !== undefined) scope.actChain = verified.act;
       const headers = new HeaderMap();
@@ -230,7 +245,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       };
       if (rejection.code !== 'AUDIT_UNAVAILABLE') {
         outcome.rejection = { code: rejection.code, status };
-        outcome.decisions = [];
+        // Resolvers that ran before the failure decided things: keep those decisions.
+        outcome.decisions = executed ? executed.decisions.list() : [];
         try {
           const audit = await finish(outcome);
           if (audit) body.extensions = { audit: { requestId, recordId: audit.recordId } };
@@ -241,8 +257,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       sendJson(res, status, body);
     } finally {
-      metrics.requests.inc({ purpose: outcome.purpose ?? '', status: String(status) });
-      metrics.latency.observe({ purpose: outcome.purpose ?? '' }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.requests.inc({ purpose: purposeLabel(outcome.purpose), status: String(status) });
+      metrics.latency.observe({ purpose: purposeLabel(outcome.purpose) }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 

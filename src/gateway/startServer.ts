@@ -58,6 +58,7 @@ export async function startServer(
       audience: config.tokenAudience,
       registry: sources.registry,
       clockToleranceSec: config.clockToleranceSec,
+      maxTokenAgeSec: config.tokenMaxAgeSec,
     });
     let audit: AuditWriter | undefined;
     const onOutcome = async (o: RequestOutcome) => {
@@ -74,7 +75,7 @@ export async function startServer(
         decisions: o.decisions,
       });
     };
-    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome });
+    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome, auditHealthy: () => audit?.healthy ?? false });
     const auditDb = options.auditDb ?? db;
     const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
     const signer = loadOrCreateAuditSigner(keyDir);

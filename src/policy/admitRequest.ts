@@ -1,4 +1,9 @@
-import type { Caller, PurposeRegistry } from './types.js';
+import type { Caller, CallerKind, PurposeRegistry } from './types.js';
+
+/** Kinds of caller restricted to one purpose. */
+const KIND_PURPOSES: Partial<Record<CallerKind, string>> = { auditor: 'AUDIT', subscriber: 'SUBJECT_ACCESS' };
+/** Purposes only one kind of caller may declare. */
+const PURPOSE_KINDS: Record<string, CallerKind> = { AUDIT: 'auditor', SUBJECT_ACCESS: 'subscriber' };
 
 /** Request-level outcome of the declared purpose (SPEC §4 rejections). */
 export type Admission =
@@ -16,6 +21,12 @@ export function admitRequest(registry: PurposeRegistry, caller: Caller, purpose:
   }
   if (!caller.purposes.includes(purpose)) {
     return { ok: false, code: 'PURPOSE_NOT_PERMITTED', message: `The token does not permit purpose "${purpose}".` };
+  }
+  // Some purposes belong to one kind of caller, whatever a token lists: auditors read only the
+  // access log, and only a subscriber exercises their own right of access.
+  const only = KIND_PURPOSES[caller.kind];
+  if ((only !== undefined && purpose !== only) || (PURPOSE_KINDS[purpose] !== undefined && PURPOSE_KINDS[purpose] !== caller.kind)) {
+    return { ok: false, code: 'PURPOSE_NOT_PERMITTED', message: `A ${caller.kind} caller may not declare purpose "${purpose}".` };
   }
   if (def.ref !== undefined && (ref === undefined || ref.trim() === '')) {
     return {

@@ -1,7 +1,14 @@
 import { ageAt } from './age.js';
 import { maskFor, purposeAllows } from './fieldRules.js';
 import { purposeChain } from './purposeTree.js';
-import type { Caller, Decision, DecideInput, PurposeDef, SubjectState } from './types.js';
+import type { Caller, ConsentEvent, Decision, DecideInput, PurposeDef, SubjectState } from './types.js';
+
+/** Event order: by time, then by id (ids grow with insertion). */
+function isNewer(a: ConsentEvent, b: ConsentEvent): boolean {
+  const ta = Date.parse(a.at);
+  const tb = Date.parse(b.at);
+  return ta !== tb ? ta > tb : BigInt(a.id) > BigInt(b.id);
+}
 
 /** Age below which consent-based purposes are denied (SPEC §3). */
 export const ADULT_AGE = 18;
@@ -43,18 +50,25 @@ export function decide(input: DecideInput): Decision {
   if (field.identifier || def.basis !== 'CONSENT') return release(input);
 
   const { dateOfBirth } = subject.subject;
-  if (dateOfBirth === null || ageAt(dateOfBirth, at) < ADULT_AGE) return { effect: 'DENY', reason: 'MINOR' };
+  // Written so that an unknown or malformed date (NaN) is a minor too: fail closed.
+  if (dateOfBirth === null || !(ageAt(dateOfBirth, at) >= ADULT_AGE)) return { effect: 'DENY', reason: 'MINOR' };
 
   const chain = purposeChain(registry, purpose);
   if (subject.subject.directoryListing === 'UNLISTED' && chain.includes(DIRECTORY_SERVICES)) {
     return { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' };
   }
-  // The nearest explicit event wins: the purpose's own, else its parent's, and so on up the tree.
+  // The purpose's own withdrawal always stands ("consent to MARKETING covers MARKETING_SMS unless
+  // MARKETING_SMS itself is withdrawn"). Otherwise the newest event along the purpose's chain
+  // decides: withdrawing MARKETING stops an earlier MARKETING_SMS grant, a later one reopens it.
+  const own = subject.consents.get(purpose);
+  if (own?.action === 'WITHDRAW') return { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: own.id };
+  let newest: ConsentEvent | undefined;
   for (const p of chain) {
     const event = subject.consents.get(p);
-    if (event === undefined) continue;
-    if (event.action === 'WITHDRAW') return { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: event.id };
-    return release(input, event.id);
+    if (event !== undefined && (newest === undefined || isNewer(event, newest))) newest = event;
+  }
+  if (newest !== undefined) {
+    return newest.action === 'WITHDRAW' ? { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: newest.id } : release(input, newest.id);
   }
   const mode = chain.map((p) => registry.get(p)?.consent).find((m) => m !== undefined) ?? 'OPT_IN';
   return mode === 'OPT_OUT' ? release(input) : { effect: 'DENY', reason: 'CONSENT_REQUIRED' };

@@ -1,5 +1,6 @@
 import type { PolicyMap } from '../../directives/index.js';
 import type { Db } from '../db/index.js';
+import type { CursorCodec } from './cursor.js';
 import type { PolicySources } from './loadPolicySources.js';
 
 /** What a subgraph's resolvers need: its store, the policy, and its limits. */
@@ -10,4 +11,6 @@ export interface SubgraphDeps {
   policy: PolicyMap;
   /** Largest page a connection returns, whatever `first` asks for. @default 500 */
   maxFirst: number;
+  /** Seals and opens page cursors. */
+  cursors: CursorCodec;
 }

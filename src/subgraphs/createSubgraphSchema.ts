@@ -11,6 +11,7 @@ import { consentResolvers } from './consent/resolvers.js';
 import { devicesResolvers } from './devices/resolvers.js';
 import type { PolicySources, SubgraphName } from './loadPolicySources.js';
 import { locationResolvers } from './location/resolvers.js';
+import { CursorCodec } from './cursor.js';
 import type { SubgraphDeps } from './SubgraphDeps.js';
 import { subscribersResolvers } from './subscribers/resolvers.js';
 import { usageResolvers } from './usage/resolvers.js';
@@ -45,7 +46,7 @@ export function createSubgraphSchema(
   if (sdl === undefined) throw new Error(`Unknown subgraph "${name}".`);
   const typeDefs = parse(sdl);
   const policy = readPolicyMap(typeDefs, options.sources.registry);
-  const deps: SubgraphDeps = { db: options.db, sources: options.sources, policy, maxFirst: options.maxFirst ?? 500 };
+  const deps: SubgraphDeps = { db: options.db, sources: options.sources, policy, maxFirst: options.maxFirst ?? 500, cursors: new CursorCodec(options.maskKey) };
   const schema = buildSubgraphSchema([{ typeDefs, resolvers: RESOLVERS[name](deps) as never }]);
   applyRules(schema, buildRules(policy, options.sources.registry), {
     fallbackRule: allow,

@@ -23,7 +23,7 @@ import type { Db } from '../../src/db/index.js';
 import { composeSupergraph } from '../../src/gateway/index.js';
 import { loadPolicySources } from '../../src/subgraphs/index.js';
 import { FIXTURES } from '../fixtures/subscribers.js';
-import { expectDenied, openTestDb, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
+import { expectDenied, expectRejected, openTestDb, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
 
 type TestDb = Awaited<ReturnType<typeof openTestDb>>;
 
@@ -374,9 +374,12 @@ describe('the access log through GraphQL', () => {
   });
 
   it('refuses the log to other callers and other purposes', async () => {
-    expectDenied(await gw.gql(LOG, { purpose: 'AUDIT' }), ['accessLog'], 'OUT_OF_SCOPE');
-    const auditor = await gw.mint({ sub: 'dpo', kind: 'auditor', purposes: ['AUDIT', 'BILLING'] });
-    expectDenied(await gw.gql(LOG, { token: auditor, purpose: 'BILLING' }), ['accessLog'], 'PURPOSE_NOT_ALLOWED');
+    // AUDIT is the auditors' purpose only, and auditors may declare nothing else.
+    const internal = await gw.mint({ kind: 'internal', purposes: ['AUDIT', 'BILLING'] });
+    expectRejected(await gw.gql(LOG, { token: internal, purpose: 'AUDIT' }), 403, 'PURPOSE_NOT_PERMITTED');
+    expectDenied(await gw.gql(LOG, { token: internal, purpose: 'BILLING' }), ['accessLog'], 'PURPOSE_NOT_ALLOWED');
+    const auditor = await gw.mint({ sub: 'dpo', kind: 'auditor', purposes: ['AUDIT', 'LAW_ENFORCEMENT'] });
+    expectRejected(await gw.gql(PROFILE(FIXTURES.adult.id), { token: auditor, purpose: 'LAW_ENFORCEMENT', ref: 'LP-1' }), 403, 'PURPOSE_NOT_PERMITTED');
     expectDenied(await gw.gql(`{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`, { token: auditor, purpose: 'AUDIT' }), ['subscriber', 'fullName'], 'PURPOSE_NOT_ALLOWED');
   });
 

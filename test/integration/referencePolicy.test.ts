@@ -137,7 +137,8 @@ const TABLE: Record<Purpose, Row> = {
     deviceIds: 'all',
     deviceInfo: 'all',
     location: { cellId: 'yes' },
-    callDetailRecords: { id: 'yes', durationSeconds: 'yes', direction: 'yes', cellId: 'yes' },
+    // SPEC: "duration/direction/cellId, no numbers" — and no record id.
+    callDetailRecords: { durationSeconds: 'yes', direction: 'yes', cellId: 'yes' },
     billing: 'none',
     consents: 'none',
   },

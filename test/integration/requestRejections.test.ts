@@ -119,10 +119,24 @@ describe('request-level rejections (SPEC §4 table)', () => {
     expectRejected(await gw.gql(intro, { token: partner, purpose: 'BILLING' }), 400, 'GRAPHQL_VALIDATION_FAILED');
   });
 
-  it('no field suggestions in validation errors', async () => {
-    const res = await gw.gql(`{ subscriber(id: "x") { fullNam } }`, { purpose: 'BILLING' });
+  it('field suggestions only for internal callers', async () => {
+    const q = `{ subscriber(id: "x") { fullNam } }`;
+    const internal = await gw.gql(q, { purpose: 'BILLING' });
+    expect(internal.status).toBe(400);
+    expect(internal.body.errors![0].message).toMatch(/Did you mean "fullName"\?/);
+    const partner = await gw.mint({ kind: 'partner', agency: 'agency-north', purposes: ['BILLING'] });
+    const res = await gw.gql(q, { token: partner, purpose: 'BILLING' });
     expect(res.status).toBe(400);
-    expect(res.body.errors![0].message).not.toMatch(/Did you mean/);
+    expect(res.body.errors![0].message).toBe('Cannot query field "fullNam" on type "Subscriber".');
+  });
+
+  it.each<[string, Record<string, number>]>([
+    ['issued in the future', { iat: 3600, exp: 7200 }],
+    ['living longer than TOKEN_MAX_AGE_S', { iat: 0, exp: 2 * 86_400 }],
+  ])('a token %s → 401', async (_name, t) => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await sign({}, { iat: now + t.iat, exp: now + t.exp });
+    expectRejected(await gw.gql(Q, { token, purpose: 'BILLING' }), 401, 'UNAUTHENTICATED');
   });
 
   it('echoes X-Request-Id, and makes one when none (or a bad one) is sent', async () => {

@@ -28,7 +28,8 @@ const subject = (
 ): SubjectState => ({
   status: 'found',
   subject: { id: 'sub-1', agencyId: 'agency-north', dateOfBirth: '1980-01-01', directoryListing: 'LISTED', ...over },
-  consents: new Map(Object.entries(consents).map(([p, action], i) => [p, { id: String(i + 1), action, at: '2026-01-01T00:00:00Z' }])),
+  // Events are one day apart, in the order given.
+  consents: new Map(Object.entries(consents).map(([p, action], i) => [p, { id: String(i + 1), action, at: new Date(Date.UTC(2026, 0, 1 + i)).toISOString() }])),
 });
 
 type Row = [name: string, f: FieldPolicy, purpose: string, caller: Caller, s: SubjectState, expected: Partial<Decision>];
@@ -44,7 +45,10 @@ const rows: Row[] = [
   ['OPT_IN withdrawn', field(['MARKETING']), 'MARKETING', internal(), subject({}, { MARKETING: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
   ['child withdrawn while parent granted', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'GRANT', MARKETING_SMS: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: '2' }],
   ['sibling unaffected by child withdrawal', field(['MARKETING']), 'MARKETING_EMAIL', internal(), subject({}, { MARKETING: 'GRANT', MARKETING_SMS: 'WITHDRAW' }), { effect: 'ALLOW' }],
-  ['child granted while parent withdrawn', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'WITHDRAW', MARKETING_SMS: 'GRANT' }), { effect: 'ALLOW' }],
+  ['child granted after the parent was withdrawn', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING: 'WITHDRAW', MARKETING_SMS: 'GRANT' }), { effect: 'ALLOW', consentEventId: '2' }],
+  ['parent withdrawn after the child was granted', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING_SMS: 'GRANT', MARKETING: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: '2' }],
+  ['own withdrawal stands against a later parent grant', field(['MARKETING']), 'MARKETING_SMS', internal(), subject({}, { MARKETING_SMS: 'WITHDRAW', MARKETING: 'GRANT' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: '1' }],
+  ['malformed birth date fails closed', field(['MARKETING']), 'MARKETING', internal(), subject({ dateOfBirth: 'not-a-date' }, { MARKETING: 'GRANT' }), { effect: 'DENY', reason: 'MINOR' }],
   ['OPT_OUT with no event', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject(), { effect: 'ALLOW' }],
   ['OPT_OUT withdrawn', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject({}, { DIRECTORY_SERVICES: 'WITHDRAW' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
   ['unlisted number: standing withdrawal', field(['DIRECTORY_SERVICES']), 'DIRECTORY_SERVICES', internal(), subject({ directoryListing: 'UNLISTED' }), { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' }],
@@ -75,14 +79,16 @@ describe('decide()', () => {
     expect(decide({ registry, field: f, purpose, caller, subject: s, at: AT })).toMatchObject(expected);
   });
 
-  it('is pure: the same input gives the same decision', () => {
-    const input = { registry, field: field(['MARKETING']), purpose: 'MARKETING', caller: internal(), subject: subject({}, { MARKETING: 'GRANT' }), at: AT };
-    expect(decide(input)).toEqual(decide(input));
+  it('binds purposes to kinds of caller: auditors only AUDIT, subscribers only SUBJECT_ACCESS', () => {
+    expect(admitRequest(registry, { sub: 'a', kind: 'auditor', purposes: ['AUDIT', 'LAW_ENFORCEMENT'] }, 'LAW_ENFORCEMENT', 'LP-1')).toMatchObject({ ok: false, code: 'PURPOSE_NOT_PERMITTED' });
+    expect(admitRequest(registry, { sub: 'a', kind: 'auditor', purposes: ['AUDIT'] }, 'AUDIT', undefined)).toEqual({ ok: true });
+    expect(admitRequest(registry, { sub: 's', kind: 'subscriber', purposes: ['SUBJECT_ACCESS', 'BILLING'] }, 'BILLING', undefined)).toMatchObject({ ok: false });
+    expect(admitRequest(registry, { sub: 's', kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] }, 'SUBJECT_ACCESS', undefined)).toEqual({ ok: true });
   });
 });
 
 describe('admitRequest()', () => {
-  const caller = internal(['BILLING', 'EMERGENCY_SERVICES']);
+  const caller = internal(['BILLING', 'EMERGENCY_SERVICES', 'AUDIT', 'SUBJECT_ACCESS']);
   it.each([
     [undefined, undefined, 'PURPOSE_REQUIRED'],
     ['', undefined, 'PURPOSE_REQUIRED'],
@@ -90,6 +96,8 @@ describe('admitRequest()', () => {
     ['MARKETING', undefined, 'PURPOSE_NOT_PERMITTED'],
     ['EMERGENCY_SERVICES', undefined, 'PURPOSE_REF_REQUIRED'],
     ['EMERGENCY_SERVICES', 'INC-7', undefined],
+    ['AUDIT', undefined, 'PURPOSE_NOT_PERMITTED'],
+    ['SUBJECT_ACCESS', undefined, 'PURPOSE_NOT_PERMITTED'],
     ['BILLING', undefined, undefined],
   ] as const)('purpose %s ref %s → %s', (purpose, ref, code) => {
     const a = admitRequest(registry, caller, purpose, ref);

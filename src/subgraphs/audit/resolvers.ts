@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { queryAccessLog, type AuditLeaf } from '../../audit/index.js';
 import { purposeAllows } from '../../policy/index.js';
 import { forbidden, type EnforcementContext } from '../../shield/index.js';
-import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import { pageSize } from '../cursor.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 function isoOrThrow(name: string, value: string | null | undefined): string | undefined {
@@ -26,7 +26,7 @@ function toEntry(leaf: AuditLeaf, forSubject?: string) {
 }
 
 /** Resolvers of the `audit` subgraph: the access log for auditors and for the subscriber. */
-export function auditResolvers({ db, sources, policy, maxFirst }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function auditResolvers({ db, sources, policy, maxFirst, cursors }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
   const guard = (ctx: EnforcementContext, field: 'accessLog' | 'myAccessLog', kind: 'auditor' | 'subscriber') => {
     const fieldPolicy = policy.field('Query', field)!;
     const { purpose, caller } = ctx.scope;
@@ -35,12 +35,12 @@ export function auditResolvers({ db, sources, policy, maxFirst }: SubgraphDeps):
   };
   const page = async (ctx: EnforcementContext, args: { first?: number | null; after?: string | null }, filter: Record<string, unknown>, forSubject?: string) => {
     const first = pageSize(args.first, 50, maxFirst);
-    const after = args.after ? decodeCursor(args.after, 2) : undefined;
+    const after = args.after ? cursors.open(args.after, 2) : undefined;
     const { leaves, hasNextPage } = await queryAccessLog(db, { ...filter, first, after: after && { at: after[0], recordId: after[1] } });
     const last = leaves[leaves.length - 1];
     return {
       nodes: leaves.map((l) => toEntry(l, forSubject)),
-      pageInfo: { endCursor: last ? encodeCursor([last.at, last.recordId]) : null, hasNextPage },
+      pageInfo: { endCursor: last ? cursors.seal([last.at, last.recordId]) : null, hasNextPage },
     };
   };
   return {

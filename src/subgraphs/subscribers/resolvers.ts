@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { loaderFor, type EnforcementContext } from '../../shield/index.js';
-import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import { pageSize } from '../cursor.js';
 import { guardSubject } from '../guardSubject.js';
 import type { QuerySubscriberArgs, QuerySubscriberByMsisdnArgs, QuerySubscribersArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
@@ -34,7 +34,7 @@ function toSubscriber(r: SubscriberRow) {
 
 /** Resolvers of the `subscribers` subgraph: identity, lookup and scoped listing. */
 export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
-  const { db, sources, policy, maxFirst } = deps;
+  const { db, sources, policy, maxFirst, cursors } = deps;
   const idField = policy.field('Subscriber', 'id')!;
   const msisdnField = policy.field('Subscriber', 'msisdn')!;
   const byId = (ctx: EnforcementContext) =>
@@ -71,7 +71,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
       },
       async subscribers(_: unknown, args: QuerySubscribersArgs, ctx: EnforcementContext) {
         const first = pageSize(args.first, 20, maxFirst);
-        const after = args.after ? decodeCursor(args.after, 1)[0] : '';
+        const after = args.after ? cursors.open(args.after, 1)[0] : '';
         const { caller, purpose } = ctx.scope;
         const params: unknown[] = [after, first + 1];
         let scope = '';
@@ -92,7 +92,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
         const nodes = page.map(toSubscriber);
         return {
           nodes,
-          pageInfo: { endCursor: page.length ? encodeCursor([page[page.length - 1].id]) : null, hasNextPage: rows.length > first },
+          pageInfo: { endCursor: page.length ? cursors.seal([page[page.length - 1].id]) : null, hasNextPage: rows.length > first },
         };
       },
     },

@@ -1,7 +1,8 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { GraphQLError } from 'graphql';
 import type { EnforcementContext } from '../../shield/index.js';
-import { decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import { decideFor, forbidden } from '../../shield/index.js';
+import { pageSize } from '../cursor.js';
 import { resolveSubscriberReference } from '../entityReference.js';
 import type { SubscriberCallDetailRecordsArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
@@ -25,18 +26,23 @@ function isoArg(name: string, value: string | null | undefined): string | null {
 }
 
 /** Resolvers of the `usage` subgraph (call detail records, newest first). */
-export function usageResolvers({ db, maxFirst }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function usageResolvers({ db, maxFirst, cursors, policy, sources }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const startedAt = policy.field('CallDetailRecord', 'startedAt')!;
   return {
     Subscriber: {
       __resolveReference: resolveSubscriberReference,
-      async callDetailRecords(
-        parent: { id: string },
-        args: SubscriberCallDetailRecordsArgs,
-      ) {
+      async callDetailRecords(parent: { id: string }, args: SubscriberCallDetailRecordsArgs, ctx: EnforcementContext) {
+        if (args.since != null || args.until != null) {
+          // Filtering by time reads the start times: only for a purpose that may read them,
+          // else the filter is an oracle for a denied value.
+          const subject = ctx.subjects.peek(parent.id) ?? (await ctx.subjects.load(parent.id));
+          const d = decideFor(sources.registry, ctx, startedAt, parent.id, subject);
+          if (d.effect === 'DENY') throw forbidden(startedAt.coordinate, ctx.scope.purpose, d.reason);
+        }
         const first = pageSize(args.first, 50, maxFirst);
         const since = isoArg('since', args.since);
         const until = isoArg('until', args.until);
-        const [afterAt, afterId] = args.after ? decodeCursor(args.after, 2) : [null, null];
+        const [afterAt, afterId] = args.after ? cursors.open(args.after, 2) : [null, null];
         const { rows } = await db.query<CdrRow>(
           `SELECT * FROM call_detail_records
             WHERE subscriber_id = $1
@@ -61,7 +67,7 @@ export function usageResolvers({ db, maxFirst }: SubgraphDeps): GraphQLResolverM
             cellId: r.cell_id,
           })),
           pageInfo: {
-            endCursor: last ? encodeCursor([new Date(last.started_at).toISOString(), last.id]) : null,
+            endCursor: last ? cursors.seal([new Date(last.started_at).toISOString(), last.id]) : null,
             hasNextPage: rows.length > first,
           },
         };
