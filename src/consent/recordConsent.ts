@@ -19,9 +19,8 @@ export class UnknownSubscriberError extends Error {
 }
 
 /**
- * Appends one consent event (the store is append-only). `at` defaults to the database's now();
- * an explicit `at` is how back-dated evidence is recorded. Truncated to milliseconds, the
- * precision of a request's decision time, so a request that starts after the commit sees it.
+ * Appends one consent event (the store is append-only). `at` defaults to now on this process's
+ * clock; an explicit `at` is how back-dated evidence is recorded.
  */
 export async function recordConsent(
   db: Pick<Db, 'query'>,
@@ -29,10 +28,12 @@ export async function recordConsent(
 ): Promise<ConsentRecord> {
   const result = await db.query<{ id: string; at: Date | string }>(
     `INSERT INTO consent_events (subscriber_id, purpose, action, source, evidence, at)
-     SELECT $1, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, date_trunc('milliseconds', now()))
+     SELECT $1, $2, $3, $4, $5::jsonb, $6::timestamptz
       WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
      RETURNING id::text AS id, at`,
-    [event.subscriberId, event.purpose, event.action, event.source, event.evidence === undefined ? null : JSON.stringify(event.evidence), event.at ?? null],
+    // Stamped by the same clock that stamps decision times (ms precision), not the database's, so
+    // the very next request sees the event whatever the two clocks say.
+    [event.subscriberId, event.purpose, event.action, event.source, event.evidence === undefined ? null : JSON.stringify(event.evidence), event.at ?? new Date().toISOString()],
   );
   const row = result.rows[0];
   if (!row) throw new UnknownSubscriberError(event.subscriberId);

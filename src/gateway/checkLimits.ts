@@ -14,12 +14,15 @@ const LIST_SIZES: Record<string, number> = { devices: 3, invoices: 12, consents:
 /** Default `first` of connection fields, as the schema declares it. */
 const DEFAULT_FIRST: Record<string, number> = { subscribers: 20, callDetailRecords: 50, accessLog: 50, myAccessLog: 50 };
 
-function intValue(node: ValueNode | undefined, variables: Record<string, unknown>): number | undefined {
+/** The value of an Int argument: a literal, a sent variable, or the variable's default. */
+function intValue(node: ValueNode | undefined, variables: Record<string, unknown>, defaults: Map<string, ValueNode>): number | undefined {
   if (!node) return undefined;
   if (node.kind === Kind.INT) return Number(node.value);
   if (node.kind === Kind.VARIABLE) {
     const v = variables[node.name.value];
-    return typeof v === 'number' ? v : undefined;
+    if (typeof v === 'number') return v;
+    const d = defaults.get(node.name.value);
+    return d && d.kind === Kind.INT ? Number(d.value) : undefined;
   }
   return undefined;
 }
@@ -45,6 +48,8 @@ export function checkLimits(
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
 
+  const defaults = new Map<string, ValueNode>();
+  for (const v of operation.variableDefinitions ?? []) if (v.defaultValue) defaults.set(v.variable.name.value, v.defaultValue);
   let aliases = 0;
   let maxDepth = 0;
   const tooComplex = (what: string) => new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the ${what}.`);
@@ -63,7 +68,9 @@ export function checkLimits(
         if (sel.selectionSet) {
           const name = sel.name.value;
           const firstArg = sel.arguments?.find((a) => a.name.value === 'first');
-          let first = intValue(firstArg?.value, variables);
+          let first = intValue(firstArg?.value, variables, defaults);
+          // A `first` we cannot read (a variable of another type, say) counts as the largest page.
+          if (firstArg && first === undefined) first = limits.first;
           if (first !== undefined && first > limits.first) throw tooComplex(`page size limit of ${limits.first} (first: ${first})`);
           first ??= DEFAULT_FIRST[name] ?? LIST_SIZES[name] ?? 1;
           cost += walk(sel.selectionSet, d, multiplier * Math.max(1, first), seen);

@@ -1,5 +1,6 @@
 import {
   getNamedType,
+  isAbstractType,
   isObjectType,
   Kind,
   type DocumentNode,
@@ -33,23 +34,38 @@ export function maskedPaths(
   const root = operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
   if (!root) return out;
 
-  const visitValue = (value: unknown, type: GraphQLObjectType, set: SelectionSetNode, path: Array<string | number>) => {
+  /** Whether a fragment on `condition` applies to an object of `type` (equal, or an interface it implements). */
+  const applies = (condition: string | undefined, type: GraphQLObjectType) => {
+    if (!condition || condition === type.name) return true;
+    const c = schema.getType(condition);
+    return c !== undefined && isAbstractType(c) && schema.isSubType(c, type);
+  };
+  /** The object type of a value of abstract type: its __typename, or the only possible type. */
+  const concrete = (named: ReturnType<typeof getNamedType>, value: Record<string, unknown>): GraphQLObjectType | undefined => {
+    if (isObjectType(named)) return named;
+    if (!isAbstractType(named)) return undefined;
+    const possible = schema.getPossibleTypes(named);
+    const byName = typeof value.__typename === 'string' ? possible.find((t) => t.name === value.__typename) : undefined;
+    return byName ?? (possible.length === 1 ? possible[0] : undefined);
+  };
+  const visitValue = (value: unknown, named: ReturnType<typeof getNamedType>, set: SelectionSetNode, path: Array<string | number>) => {
     if (value === null || value === undefined) return;
     if (Array.isArray(value)) {
-      value.forEach((v, i) => visitValue(v, type, set, [...path, i]));
+      value.forEach((v, i) => visitValue(v, named, set, [...path, i]));
       return;
     }
-    visitSet(value as Record<string, unknown>, type, set, path);
+    const type = concrete(named, value as Record<string, unknown>);
+    if (type) visitSet(value as Record<string, unknown>, type, set, path);
   };
   const visitSet = (obj: Record<string, unknown>, type: GraphQLObjectType, set: SelectionSetNode, path: Array<string | number>) => {
     for (const sel of set.selections) {
       if (sel.kind === Kind.INLINE_FRAGMENT) {
-        if (!sel.typeCondition || sel.typeCondition.name.value === type.name) visitSet(obj, type, sel.selectionSet, path);
+        if (applies(sel.typeCondition?.name.value, type)) visitSet(obj, type, sel.selectionSet, path);
         continue;
       }
       if (sel.kind === Kind.FRAGMENT_SPREAD) {
         const frag = fragments.get(sel.name.value);
-        if (frag && frag.typeCondition.name.value === type.name) visitSet(obj, type, frag.selectionSet, path);
+        if (frag && applies(frag.typeCondition.name.value, type)) visitSet(obj, type, frag.selectionSet, path);
         continue;
       }
       const key = sel.alias?.value ?? sel.name.value;
@@ -58,7 +74,7 @@ export function maskedPaths(
       const fieldDef = type.getFields()[sel.name.value];
       if (!fieldDef) continue;
       const named = getNamedType(fieldDef.type);
-      if (sel.selectionSet && isObjectType(named)) {
+      if (sel.selectionSet) {
         visitValue(value, named, sel.selectionSet, [...path, key]);
         continue;
       }

@@ -22,7 +22,7 @@ function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decisi
 
 /**
  * Generates one graphql-shield rule per protected field of a subgraph, named
- * `purpose:<coordinate>`. Each calls decide() for the subscriber its parent object belongs to;
+ * `purpose:<coordinate>`. On a @subject type each calls decide() for the subscriber its parent object belongs to;
  * when that subscriber is already loaded in this request it answers synchronously. The
  * federation fields `_service` and `_entities` are allowed explicitly: the rules of the entity
  * fields run under `_entities` as anywhere else.
@@ -31,7 +31,18 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
   const tree: RuleTree = { Query: { _service: allow, _entities: allow } };
   for (const type of policy.types.values()) {
     const subjectKey = type.subjectKey;
-    if (subjectKey === undefined) continue;
+    if (subjectKey === undefined) {
+      // @purpose on a field of a type that is not personal data (root fields, mutations): the
+      // purpose check is generated here; the resolver adds the subject rules it knows about.
+      const fields: Record<string, PolicyRule> = {};
+      for (const [fieldName, field] of type.fields) {
+        fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })((_p: unknown, _a: unknown, ctx: EnforcementContext) =>
+          purposeAllows(registry, field, ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED'),
+        );
+      }
+      tree[type.name] = { ...(tree[type.name] ?? {}), ...fields };
+      continue;
+    }
     const fields: Record<string, PolicyRule> = {};
     for (const [fieldName, field] of type.fields) {
       fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })(

@@ -59,6 +59,13 @@ describe('fail closed when the audit log cannot be written', () => {
       }
       expect(text).not.toMatch(/No space left|INSERT|audit_records/);
     }
+    // A mutation would write before its record exists: it is not even started, nothing is written.
+    const events = async () => Number((await base.query<{ n: string }>('SELECT count(*)::text AS n FROM consent_events')).rows[0].n);
+    const eventsBefore = await events();
+    const m = await gw.gql(`mutation { withdrawConsent(subscriberId: "${FIXTURES.adult.id}", purpose: MARKETING) { state } }`, { purpose: 'CONSENT_MANAGEMENT' });
+    expectRejected(m, 503, 'AUDIT_UNAVAILABLE');
+    expect(await events()).toBe(eventsBefore);
+
     // A request refused for another reason cannot be recorded either: it is refused as unaudited too.
     expectRejected(await gw.gql(q, { token: null, purpose: 'BILLING' }), 503, 'AUDIT_UNAVAILABLE');
 
@@ -67,8 +74,10 @@ describe('fail closed when the audit log cannot be written', () => {
     expect(after.status).toBe(200);
     expect(after.body.data!.subscriber.fullName).toBe(FIXTURES.adult.fullName);
     expect(after.body.extensions!.audit.recordId).toMatch(/-1$/); // failed writes consumed no sequence number
+    const m2 = await gw.gql(`mutation { grantConsent(subscriberId: "${FIXTURES.none.id}", purpose: ANALYTICS) { state } }`, { purpose: 'CONSENT_MANAGEMENT' });
+    expect(m2.body.data).toEqual({ grantConsent: { state: 'GRANTED' } });
 
     const { rows } = await base.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_records');
-    expect(Number(rows[0].n)).toBe(2);
+    expect(Number(rows[0].n)).toBe(3);
   });
 });

@@ -49,6 +49,45 @@ describe('no route around a rule', () => {
     expectDenied(res, ['subscriber', 'b'], 'PURPOSE_NOT_ALLOWED');
   });
 
+  it('page cursors are sealed: they carry no start time or record id, and a forged one is refused', async () => {
+    const res = await gw.gql(`{ subscriber(id: "${id}") { callDetailRecords(first: 1) { nodes { durationSeconds } pageInfo { endCursor hasNextPage } } } }`, { purpose: 'ANALYTICS' });
+    const cursor = res.body.data!.subscriber.callDetailRecords.pageInfo.endCursor as string;
+    const decoded = Buffer.from(cursor, 'base64url').toString('latin1');
+    const newest = FIXTURES.adult.cdrs[0];
+    expect(decoded).not.toContain(newest.id);
+    expect(decoded).not.toContain(new Date(newest.startedAt).toISOString().slice(0, 16));
+    const next = await gw.gql(`query($a: String) { subscriber(id: "${id}") { callDetailRecords(first: 5, after: $a) { nodes { durationSeconds } } } }`, { purpose: 'ANALYTICS', variables: { a: cursor } });
+    expect(next.body.data!.subscriber.callDetailRecords.nodes).toHaveLength(FIXTURES.adult.cdrs.length - 1);
+    const forged = Buffer.from(JSON.stringify([newest.startedAt, newest.id])).toString('base64url');
+    const bad = await gw.gql(`{ subscriber(id: "${id}") { callDetailRecords(after: "${forged}") { nodes { durationSeconds } } } }`, { purpose: 'ANALYTICS' });
+    expect(bad.body.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('time filters are no oracle for a start time the purpose may not read', async () => {
+    const t = new Date(new Date(FIXTURES.adult.cdrs[0].startedAt).getTime() - 1000).toISOString();
+    const res = await gw.gql(`{ subscriber(id: "${id}") { callDetailRecords(since: "${t}") { nodes { durationSeconds } } } }`, { purpose: 'ANALYTICS' });
+    expectDenied(res, ['subscriber', 'callDetailRecords'], 'PURPOSE_NOT_ALLOWED');
+    expect(errorAt(res, ['subscriber', 'callDetailRecords'])!.extensions!.coordinate).toBe('CallDetailRecord.startedAt');
+    const billing = await gw.gql(`{ subscriber(id: "${id}") { callDetailRecords(since: "${t}") { nodes { startedAt } } } }`, { purpose: 'BILLING' });
+    expect(billing.body.data!.subscriber.callDetailRecords.nodes).toHaveLength(1);
+  });
+
+  it.each([
+    ['an interface field', `{ node(id: "${id}") { ... on Subscriber { devices { imei } } } }`, ['node', 'devices', 0, 'imei']],
+    ['an interface fragment inside an object', `{ subscriber(id: "${id}") { ... on Node { ... on Subscriber { devices { imei } } } } }`, ['subscriber', 'devices', 0, 'imei']],
+  ])('masked values selected through %s are listed in extensions.masked', async (_name, query, path) => {
+    const res = await gw.gql(query, { purpose: 'CUSTOMER_SUPPORT' });
+    expect(at(res.body.data, path)).toMatch(/^\*+\d{4}$/);
+    expect(res.body.extensions!.masked).toEqual([path]);
+  });
+
+  it('a number lookup under a purpose that may not read numbers answers alike for known and unknown numbers', async () => {
+    const known = await gw.gql(`{ subscriberByMsisdn(msisdn: "${FIXTURES.adult.msisdn}") { id } }`, { purpose: 'ANALYTICS' });
+    const unknown = await gw.gql(`{ subscriberByMsisdn(msisdn: "+447700900999") { id } }`, { purpose: 'ANALYTICS' });
+    expectDenied(known, ['subscriberByMsisdn'], 'PURPOSE_NOT_ALLOWED');
+    expect(unknown.body).toEqual({ ...known.body, extensions: { ...known.body.extensions, audit: unknown.body.extensions!.audit } });
+  });
+
   it('_entities is not reachable through the gateway', async () => {
     const res = await gw.gql(`{ _entities(representations: [{ __typename: "Subscriber", id: "${id}" }]) { ... on Subscriber { devices { imei } } } }`, {
       purpose: 'MARKETING',

@@ -75,6 +75,10 @@ describe('consent, end to end', () => {
   it('OPT_OUT: allowed with no event, denied once withdrawn', async () => {
     const q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName postalAddress } }`;
     expectAllowed(await gw.gql(q, { purpose: 'DIRECTORY_SERVICES' }), ['subscriber', 'fullName'], FIXTURES.adult.fullName);
+    await recordConsent(base, { subscriberId: FIXTURES.adult.id, purpose: 'DIRECTORY_SERVICES', action: 'WITHDRAW', source: 'web' });
+    expectDenied(await gw.gql(q, { purpose: 'DIRECTORY_SERVICES' }), ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+    await recordConsent(base, { subscriberId: FIXTURES.adult.id, purpose: 'DIRECTORY_SERVICES', action: 'GRANT', source: 'web' });
+    expectAllowed(await gw.gql(q, { purpose: 'DIRECTORY_SERVICES' }), ['subscriber', 'fullName'], FIXTURES.adult.fullName);
   });
 
   it('unlisted numbers are hidden from the directory (standing withdrawal)', async () => {
@@ -119,6 +123,7 @@ describe('consent, end to end', () => {
       expectDenied(res, ['subscriber'], 'CONSENT_UNAVAILABLE');
       const partner = await gw.mint({ kind: 'partner', agency: 'agency-north', purposes: ['BILLING'] });
       const scoped = await gw.gql(`{ subscribers { nodes { fullName } } }`, { token: partner, purpose: 'BILLING' });
+      expect(scoped.body.data!.subscribers.nodes.length).toBeGreaterThan(0);
       for (const [i] of scoped.body.data!.subscribers.nodes.entries()) expectDenied(scoped, ['subscribers', 'nodes', i, 'fullName'], 'CONSENT_UNAVAILABLE');
     } finally {
       state.failConsent = false;

@@ -88,6 +88,7 @@ describe('request-level rejections (SPEC §4 table)', () => {
     ['too many root fields', `{ a: subscriber(id: "1") { id } b: subscriber(id: "2") { id } c: subscriber(id: "3") { id } d: subscriber(id: "4") { id } e: subscriber(id: "5") { id } f: subscriber(id: "6") { id } }`, {}],
     ['first above the page limit', `{ subscribers(first: 501) { nodes { id } } }`, {}],
     ['too costly (lists multiply)', `{ subscribers(first: 500) { nodes { callDetailRecords(first: 500) { nodes { id durationSeconds } } } } }`, {}],
+    ['too costly through variable defaults', `query($n: Int = 500) { subscribers(first: $n) { nodes { callDetailRecords(first: $n) { nodes { id durationSeconds } } } } }`, {}],
     ['too many tokens', `{ subscribers { nodes { ${'id '.repeat(5000)} } } }`, {}],
     ['too many bytes', `{ subscribers { nodes { id } } } # ${'x'.repeat(70_000)}`, {}],
   ])('%s → 400 QUERY_TOO_COMPLEX', async (_name, query, env) => {

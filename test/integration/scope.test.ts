@@ -25,6 +25,9 @@ describe('partner, agent and subject scope', () => {
     const node = await gw.gql(`{ node(id: "${FIXTURES.east.id}") { id ... on Subscriber { fullName } } }`, { token, purpose: 'BILLING' });
     expectDenied(node, ['node'], 'OUT_OF_SCOPE');
 
+    // A subscriber that does not exist looks exactly like another agency's: no enumeration.
+    expectDenied(await gw.gql(`{ subscriber(id: "sub-nobody") { id } }`, { token, purpose: 'BILLING' }), ['subscriber'], 'OUT_OF_SCOPE');
+
     const own = await gw.gql(`{ subscriber(id: "${FIXTURES.adult.id}") { fullName billingAccount { balance } } }`, { token, purpose: 'BILLING' });
     expectAllowed(own, ['subscriber', 'fullName'], FIXTURES.adult.fullName);
     expectAllowed(own, ['subscriber', 'billingAccount', 'balance'], FIXTURES.adult.billing.balance);

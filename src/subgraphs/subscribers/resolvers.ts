@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { loaderFor, type EnforcementContext } from '../../shield/index.js';
+import { purposeAllows } from '../../policy/index.js';
+import { forbidden, loaderFor, type EnforcementContext } from '../../shield/index.js';
 import { pageSize } from '../cursor.js';
 import { guardSubject } from '../guardSubject.js';
 import type { QuerySubscriberArgs, QuerySubscriberByMsisdnArgs, QuerySubscribersArgs } from '../../generated/types.js';
@@ -47,25 +48,32 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
       }),
     );
 
+  /** A scoped caller gets the same answer for "absent" as for "someone else's": no enumeration. */
+  const notFound = (ctx: EnforcementContext, coordinate: string) => {
+    const { caller, purpose } = ctx.scope;
+    if (caller.kind === 'partner' || caller.kind === 'agent' || caller.kind === 'subscriber' || purpose === 'SUBJECT_ACCESS') {
+      throw forbidden(coordinate, purpose, 'OUT_OF_SCOPE');
+    }
+    return null;
+  };
+  const lookup = async (ctx: EnforcementContext, id: string) => {
+    const row = await byId(ctx).load(id);
+    if (!row) return notFound(ctx, idField.coordinate);
+    await guardSubject(sources.registry, ctx, idField, id);
+    return toSubscriber(row);
+  };
+
   return {
     Query: {
-      async subscriber(_: unknown, { id }: QuerySubscriberArgs, ctx: EnforcementContext) {
-        const row = await byId(ctx).load(id);
-        if (!row) return null;
-        await guardSubject(sources.registry, ctx, idField, id);
-        return toSubscriber(row);
-      },
-      async node(_: unknown, { id }: { id: string }, ctx: EnforcementContext) {
-        const row = await byId(ctx).load(id);
-        if (!row) return null;
-        await guardSubject(sources.registry, ctx, idField, id);
-        return toSubscriber(row);
-      },
+      subscriber: (_: unknown, { id }: QuerySubscriberArgs, ctx: EnforcementContext) => lookup(ctx, id),
+      node: (_: unknown, { id }: { id: string }, ctx: EnforcementContext) => lookup(ctx, id),
       async subscriberByMsisdn(_: unknown, { msisdn }: QuerySubscriberByMsisdnArgs, ctx: EnforcementContext) {
+        // Looking a subscriber up by number is reading that number: the purpose must allow it,
+        // checked before the lookup so the answer does not tell whether the number exists.
+        if (!purposeAllows(sources.registry, msisdnField, ctx.scope.purpose)) throw forbidden(msisdnField.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED');
         const { rows } = await db.query<SubscriberRow>(`SELECT ${COLUMNS} FROM subscribers WHERE msisdn = $1`, [msisdn]);
         const row = rows[0];
-        if (!row) return null;
-        // Looking a subscriber up by number is reading that number: the purpose must allow it.
+        if (!row) return notFound(ctx, msisdnField.coordinate);
         await guardSubject(sources.registry, ctx, msisdnField, row.id);
         return toSubscriber(row);
       },
