@@ -15,6 +15,8 @@ export interface StoredRecord {
   recordId: string;
   leafHash: string;
   body: string;
+  /** Copies of leaf fields kept as columns for queries; verify checks them against the body. */
+  index?: { at: string; purpose: string | null; callerSub: string | null; callerKind: string | null; rejectionCode: string | null; subscriberIds: string[] };
 }
 
 /** Read access to the audit tables, page by page (verify streams 1,000,000 records this way). */
@@ -36,11 +38,36 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       return rows.map((r) => ({ logId: r.log_id, origin: r.origin, keyName: r.key_name, publicKey: r.public_key }));
     },
     async records(logId, fromSeq, limit) {
-      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string }>(
-        'SELECT seq, record_id, leaf_hash, body FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3',
+      const { rows } = await db.query<{
+        seq: string | number;
+        record_id: string;
+        leaf_hash: string;
+        body: string;
+        at: Date | string;
+        purpose: string | null;
+        caller_sub: string | null;
+        caller_kind: string | null;
+        rejection_code: string | null;
+        subscriber_ids: string[];
+      }>(
+        `SELECT seq, record_id, leaf_hash, body, at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids
+           FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
         [logId, fromSeq, limit],
       );
-      return rows.map((r) => ({ seq: Number(r.seq), recordId: r.record_id, leafHash: r.leaf_hash, body: r.body }));
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        recordId: r.record_id,
+        leafHash: r.leaf_hash,
+        body: r.body,
+        index: {
+          at: new Date(r.at).toISOString(),
+          purpose: r.purpose,
+          callerSub: r.caller_sub,
+          callerKind: r.caller_kind,
+          rejectionCode: r.rejection_code,
+          subscriberIds: r.subscriber_ids ?? [],
+        },
+      }));
     },
     async recordsBetween(since, until, afterKey, limit) {
       const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; at: Date | string }>(

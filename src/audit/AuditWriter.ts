@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
 import { canonicalJson } from './canonicalJson.js';
@@ -15,6 +17,8 @@ export interface AuditWriterOptions {
   maxBatch?: number;
   /** Log id; a fresh one per process by default. */
   logId?: string;
+  /** A folder outside the database where each signed checkpoint is also written (a witness). */
+  witnessDir?: string;
 }
 
 interface Pending {
@@ -127,6 +131,7 @@ export class AuditWriter {
           this.lastWriteFailed = true;
           const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
           for (const p of batch) p.reject(error);
+          await this.resync();
           continue;
         }
         this.lastWriteFailed = false;
@@ -139,6 +144,22 @@ export class AuditWriter {
       // Same synchronous segment as the loop's last empty-queue check: no append can slip in
       // between (an await here, or a second async function, would let one in and strand it).
       this.running = false;
+    }
+  }
+
+  /**
+   * After a failed write, re-reads the log: a commit whose acknowledgement was lost did land, and
+   * the in-memory tree must then take those records in, or every later write would collide.
+   */
+  private async resync(): Promise<void> {
+    try {
+      const { rows } = await this.db.query<{ leaf_hash: string }>('SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq', [
+        this.logId,
+        this.frontier.size,
+      ]);
+      for (const r of rows) this.frontier.push(Buffer.from(r.leaf_hash, 'hex'));
+    } catch {
+      // Still unreachable: the next batch will fail (and resync) again.
     }
   }
 
@@ -155,6 +176,13 @@ export class AuditWriter {
       note,
     ]);
     this.lastCheckpointSize = Math.max(this.lastCheckpointSize, size);
+    if (this.options.witnessDir) {
+      // Written atomically: deleting the log's tail together with its checkpoint row is then still detected.
+      mkdirSync(this.options.witnessDir, { recursive: true });
+      const file = join(this.options.witnessDir, `${this.logId}.checkpoint`);
+      writeFileSync(`${file}.tmp`, note);
+      renameSync(`${file}.tmp`, file);
+    }
     return { size, note };
   }
 

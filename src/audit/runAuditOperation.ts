@@ -7,7 +7,7 @@ import { verifyLogs, type TrustedKey } from './verifyLogs.js';
 
 /** The audit operations the CLI runs, on a store it opened or inside the server that holds it. */
 export type AuditOperation =
-  | { op: 'verify' }
+  | { op: 'verify'; /** Checkpoint notes held outside the store. */ witnesses?: string[] }
   | { op: 'replay'; since?: string; until?: string; /** A proposed policy text (what-if). */ policyText?: string }
   | { op: 'report'; subscriber: string }
   | { op: 'prove'; record?: string; consistency?: number; log?: string }
@@ -20,7 +20,7 @@ export async function runAuditOperation(db: Pick<Db, 'query'>, operation: AuditO
   const done = (result: unknown) => ({ result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
   switch (operation.op) {
     case 'verify':
-      return done(await verifyLogs(store, trusted));
+      return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses }));
     case 'replay':
       return done(
         await replay({

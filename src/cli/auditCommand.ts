@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -104,8 +104,19 @@ export function auditCommand(program: Command): void {
 
   routed(audit.command('verify'))
     .description('recompute every leaf and root, check every checkpoint signature; exit 1 on any break')
-    .action(async (opts: RouteOptions) => {
-      const { result, seconds } = await run(cliConfig(), { op: 'verify' }, opts);
+    .option('--checkpoint <file>', 'a checkpoint held outside the store (repeatable); DATA_DIR/checkpoints/ is always read', collect, [])
+    .action(async (opts: RouteOptions & { checkpoint: string[] }) => {
+      const config = cliConfig();
+      const dir = join(config.dataDir, 'checkpoints');
+      const files = [...opts.checkpoint, ...(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.checkpoint')).map((f) => join(dir, f)) : [])];
+      const witnesses = files.map((f) => {
+        try {
+          return readFileSync(f, 'utf8');
+        } catch (err) {
+          throw new CliError(`${f}: ${(err as Error).message}`);
+        }
+      });
+      const { result, seconds } = await run(config, { op: 'verify', witnesses }, opts);
       const report = result as VerifyReport;
       for (const l of report.logs) {
         process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : ''}\n`);

@@ -8,7 +8,7 @@ export class DataDirLockedError extends Error {
   ) {
     super(
       `DATA_DIR "${dataDir}" is in use by process ${pid}` +
-        (url ? ` (server at ${url}); pass --url ${url} to go through it` : '') +
+        (url ? ` (server at ${url}); data commands go through it (or pass --url)` : '') +
         `. An embedded data directory must be opened by one process only.`,
     );
     this.name = 'DataDirLockedError';

@@ -108,6 +108,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const server = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false, // the CLI owns SIGTERM/SIGINT: drain HTTP, flush the audit log, then stop
     hideSchemaDetailsFromClientErrors: false, // suggestions are removed for non-internal callers below
     allowBatchedHttpRequests: false,
     csrfPrevention: false, // only POST application/json reaches Apollo (see handle())

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, type IssuerKey } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { openDb, type Db, type PgliteDb } from '../db/index.js';
@@ -79,7 +80,7 @@ export async function startServer(
     const auditDb = options.auditDb ?? db;
     const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
     const signer = loadOrCreateAuditSigner(keyDir);
-    audit = await AuditWriter.open(auditDb, { policyVersion, signer, checkpointIntervalMs: options.checkpointIntervalMs });
+    audit = await AuditWriter.open(auditDb, { policyVersion, signer, checkpointIntervalMs: options.checkpointIntervalMs, witnessDir: join(keyDir, 'checkpoints') });
     const writer = audit;
     const auditEndpoint = createAuditEndpoint({
       db: auditDb,

@@ -26,7 +26,7 @@ export function admitRequest(registry: PurposeRegistry, caller: Caller, purpose:
   // access log, and only a subscriber exercises their own right of access.
   const only = KIND_PURPOSES[caller.kind];
   if ((only !== undefined && purpose !== only) || (PURPOSE_KINDS[purpose] !== undefined && PURPOSE_KINDS[purpose] !== caller.kind)) {
-    return { ok: false, code: 'PURPOSE_NOT_PERMITTED', message: `A ${caller.kind} caller may not declare purpose "${purpose}".` };
+    return { ok: false, code: 'PURPOSE_NOT_PERMITTED', message: `${/^[aeiou]/.test(caller.kind) ? 'An' : 'A'} ${caller.kind} caller may not declare purpose "${purpose}".` };
   }
   if (def.ref !== undefined && (ref === undefined || ref.trim() === '')) {
     return {

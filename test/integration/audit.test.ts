@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,8 @@ describe('the audit log', () => {
     await gw.server.close(); // flushes and signs the final checkpoint (size 1000)
     const signer = loadOrCreateAuditSigner(gw.dataDir);
     key = { name: signer.name, publicKey: signer.publicKey };
+    const dir = join(gw.dataDir, 'checkpoints');
+    witnesses = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8'));
   }, 240_000);
 
   afterAll(async () => {
@@ -125,20 +127,49 @@ describe('the audit log', () => {
     }
   });
 
+  it('keeps its tables append-only', async () => {
+    await expect(db.query('UPDATE audit_records SET purpose = NULL WHERE log_id = $1 AND seq = 0', [logId])).rejects.toThrow(/audit_records is append-only/);
+    await expect(db.query('DELETE FROM audit_checkpoints WHERE log_id = $1', [logId])).rejects.toThrow(/audit_checkpoints is append-only/);
+  });
+
+  it('detects a whole log deleted from the store, from its witnessed checkpoint', async () => {
+    let report: VerifyReport | undefined;
+    await db
+      .transaction(async (tx) => {
+        await ownerRights(tx);
+        for (const t of ['audit_records', 'audit_checkpoints', 'audit_logs']) await tx.query(`DELETE FROM ${t} WHERE log_id = $1`, [logId]);
+        report = await verifyLogs(dbAuditStore(tx), [key], { witnesses });
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
+    expect(report!.ok).toBe(false);
+    expect(report!.problem!.message).toMatch(new RegExp(`log "${logId}" is missing from the store, though a witness holds its checkpoint of size 1000`));
+  });
+
   it('verifies an honest log', async () => {
-    const report = await verifyLogs(dbAuditStore(db), [key]);
+    expect(witnesses).toHaveLength(1);
+    const report = await verifyLogs(dbAuditStore(db), [key], { witnesses });
     expect(report.problem).toBeUndefined();
     expect(report.ok).toBe(true);
     expect(report.logs).toEqual([{ logId, records: 1000, checkpoints: 3 }]);
   });
 
-  /** Applies a tampering inside a transaction, verifies, and rolls it back. */
+  /** The attacker has the table owner's rights: the append-only triggers are no obstacle. */
+  const ownerRights = async (tx: Pick<Db, 'query'>) => {
+    for (const t of ['audit_records', 'audit_checkpoints', 'audit_logs']) await tx.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
+  };
+  let witnesses: string[] = [];
+
+  /** Applies a tampering inside a transaction, verifies (with the witness files), and rolls it back. */
   async function tampered(fn: (tx: Pick<Db, 'query'>) => Promise<void>, keys: TrustedKey[] = [key]): Promise<VerifyReport> {
     let report: VerifyReport | undefined;
     await db
       .transaction(async (tx) => {
+        await ownerRights(tx);
         await fn(tx);
-        report = await verifyLogs(dbAuditStore(tx), keys);
+        report = await verifyLogs(dbAuditStore(tx), keys, { witnesses });
         throw new Error('rollback');
       })
       .catch((err: Error) => {
@@ -200,9 +231,21 @@ describe('the audit log', () => {
         await tx.query('UPDATE audit_records SET seq = -seq WHERE log_id = $1 AND seq < 0', [logId]);
         const leaf = { ...(JSON.parse(await bodyAt(tx, 11)) as AuditLeaf), seq: 10, recordId: 'forged-10' };
         const body = JSON.stringify(leaf);
+        // A careful forger: consistent leaf hash and query columns; only its position gives it away.
         await tx.query(
-          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) VALUES ($1, 10, 'forged-10', now(), $2, $3)`,
-          [logId, leafHash(Buffer.from(body)).toString('hex'), body],
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+           VALUES ($1, 10, 'forged-10', $4, $2, $3, $5, $6, $7, $8, $9::text[])`,
+          [
+            logId,
+            leafHash(Buffer.from(body)).toString('hex'),
+            body,
+            leaf.at,
+            leaf.purpose,
+            leaf.caller?.sub ?? null,
+            leaf.caller?.kind ?? null,
+            leaf.rejection?.code ?? null,
+            [...new Set(leaf.decisions.map((d) => d.subscriberId))],
+          ],
         );
         return 10;
       },
@@ -225,6 +268,24 @@ describe('the audit log', () => {
         return 990;
       },
       /ends at 990 records but a checkpoint signed 1000: its tail was cut/,
+    ],
+    [
+      'the tail cut together with its checkpoint row (caught by the witness file)',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 990', [logId]);
+        await tx.query('DELETE FROM audit_checkpoints WHERE log_id = $1 AND tree_size = 1000', [logId]);
+        return 990;
+      },
+      /ends at 990 records but a checkpoint signed 1000/,
+    ],
+    [
+      'a record hidden from a subscriber by editing its query columns',
+      async (tx) => {
+        const { seq } = await decisionRecord(tx, 30);
+        await tx.query(`UPDATE audit_records SET subscriber_ids = '{}' WHERE log_id = $1 AND seq = $2`, [logId, seq]);
+        return seq;
+      },
+      /query columns were changed \(subscriberIds\)/,
     ],
     [
       'a forged checkpoint (root replaced, old signature kept)',
@@ -272,6 +333,7 @@ describe('the audit log', () => {
     expect(checkProof(proof, key)).toContain('checkpoint of size 1000 is consistent with size 300');
     await db
       .transaction(async (tx) => {
+        await ownerRights(tx);
         const { seq, body } = await decisionRecord(tx, 100);
         const forged = body.replace('"effect":"ALLOW"', '"effect":"DENY"');
         await tx.query('UPDATE audit_records SET body = $3, leaf_hash = $4 WHERE log_id = $1 AND seq = $2', [logId, seq, forged, leafHash(Buffer.from(forged)).toString('hex')]);

@@ -125,6 +125,7 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
 
     const db2 = await openPglite(dataDir);
     try {
+      await db2.query('ALTER TABLE audit_records DISABLE TRIGGER USER'); // an attacker with owner rights
       await db2.query(`UPDATE audit_records SET body = replace(body, '"purpose":"MARKETING"', '"purpose":"BILLING"') WHERE seq = 1`);
     } finally {
       await db2.close();

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,7 +61,8 @@ describe('purposegate serve, and the data commands beside it', () => {
   let output = '';
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // NODE_ENV=production: outside tests Apollo would install its own signal handlers (it must not).
+    server = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout!.on('data', (b) => (output += b));
     server.stderr!.on('data', (b) => (output += b));
     const deadline = Date.now() + 90_000;
@@ -166,6 +167,8 @@ describe('purposegate serve, and the data commands beside it', () => {
     server.kill('SIGTERM');
     const code = await new Promise((r) => server.once('exit', r));
     expect(code).toBe(0);
+    expect(existsSync(join(dataDir, 'purposegate.lock'))).toBe(false);
+    expect(readdirSync(join(dataDir, 'checkpoints'))).toHaveLength(1); // final checkpoint, witnessed
     const seed = await cli(['seed', '--subscribers', '3'], env);
     expect(seed.code).toBe(0);
     expect(JSON.parse(seed.stdout)).toMatchObject({ subscribers: 3 });
