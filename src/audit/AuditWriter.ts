@@ -46,7 +46,7 @@ export class AuditWriter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Records written and batches committed, for metrics and benchmarks. */
-  readonly stats = { records: 0, batches: 0, failures: 0 };
+  readonly stats = { records: 0, batches: 0, failures: 0, checkpointFailures: 0 };
 
   private constructor(
     private readonly db: Db,
@@ -68,7 +68,9 @@ export class AuditWriter {
       options.signer.publicKey.toString('base64'),
     ]);
     writer.timer = setInterval(() => {
-      writer.checkpoint().catch(() => undefined);
+      writer.checkpoint().catch(() => {
+        writer.stats.checkpointFailures++;
+      });
     }, options.checkpointIntervalMs ?? 10_000);
     writer.timer.unref();
     return writer;

@@ -14,13 +14,22 @@ export type AuditOperation =
   | { op: 'export' };
 
 /** Runs one audit operation; the result is plain JSON. Timing covers the work, not opening the store. */
-export async function runAuditOperation(db: Pick<Db, 'query'>, operation: AuditOperation, trusted: readonly TrustedKey[]): Promise<{ result: unknown; seconds: number }> {
+export async function runAuditOperation(
+  db: Pick<Db, 'query'>,
+  operation: AuditOperation,
+  trusted: readonly TrustedKey[],
+  /** Records processed so far (verify, replay), for a progress bar. */
+  onProgress?: (n: number) => void,
+): Promise<{ result: unknown; seconds: number }> {
   const store = dbAuditStore(db);
   const started = process.hrtime.bigint();
   const done = (result: unknown) => ({ result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
   switch (operation.op) {
     case 'verify':
-      return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses }));
+      {
+        let n = 0;
+        return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses, onLeaf: onProgress && (() => ++n % 2000 === 0 && onProgress(n)) }));
+      }
     case 'replay':
       return done(
         await replay({
@@ -29,6 +38,7 @@ export async function runAuditOperation(db: Pick<Db, 'query'>, operation: AuditO
           since: operation.since,
           until: operation.until,
           proposed: operation.policyText ? policyFromText(operation.policyText) : undefined,
+          onProgress,
         }),
       );
     case 'report':

@@ -57,7 +57,13 @@ async function run(config: Config, operation: AuditOperation, opts: RouteOptions
       throw new CliError('No trusted audit key: pass --key FILE (a note verifier key, as in DATA_DIR/keys/audit.pub).');
     }
     try {
-      const out = await withStore(config, (db) => runAuditOperation(db, operation, keys));
+      let total = 0;
+      const bar = process.stderr.isTTY && (operation.op === 'replay' || operation.op === 'verify');
+      const out = await withStore(config, async (db) => {
+        if (bar) total = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_records')).rows[0].n);
+        return runAuditOperation(db, operation, keys, bar ? (n) => progressBar(operation.op, n, total) : undefined);
+      });
+      if (bar) process.stderr.write('\n');
       return { ...out, via: 'store' };
     } catch (err) {
       if (err instanceof CliError) throw err;
@@ -85,6 +91,12 @@ async function run(config: Config, operation: AuditOperation, opts: RouteOptions
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** A one-line progress bar on a terminal (stderr), redrawn in place. */
+function progressBar(label: string, n: number, total: number): void {
+  const pct = total > 0 ? Math.min(1, n / total) : 0;
+  process.stderr.write(`\r${label} [${'#'.repeat(Math.round(pct * 30)).padEnd(30, '.')}] ${Math.round(pct * 100)}% ${n}/${total} records `);
+}
 
 function routed(cmd: Command): Command {
   return cmd
@@ -182,7 +194,6 @@ export function auditCommand(program: Command): void {
           throw new CliError(`--policy ${opts.policy}: ${(err as Error).message.split('\n').join(' ')}`);
         }
       }
-      if (process.stderr.isTTY) process.stderr.write('replaying…\r');
       const { result, seconds } = await run(cliConfig(), operation, opts);
       const report = result as ReplayReport;
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -66,7 +66,9 @@ export function consentCommand(program: Command): void {
             }),
           );
         }
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        // The same shape whichever way it went: the Consent type plus the subscriber.
+        const { purpose, state, source, at } = result as { purpose: string; state: string; source: string; at: string };
+        process.stdout.write(`${JSON.stringify({ subscriberId: opts.subscriber, purpose, state, source, at })}\n`);
       });
   }
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedKey } from '../audit/index.js';
 import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Db } from '../db/index.js';
+import type { PurposeRegistry } from '../policy/index.js';
 import { readBody } from './readBody.js';
 
 const OPS = new Set(['verify', 'replay', 'report', 'prove', 'export']);
@@ -24,6 +25,7 @@ export function createAuditEndpoint(options: {
   verifyToken: (token: string) => Promise<VerifiedToken>;
   trustedKeys: () => TrustedKey[];
   audit: () => AuditWriter;
+  registry: PurposeRegistry;
 }) {
   return async (req: IncomingMessage, res: ServerResponse, op: string): Promise<void> => {
     const requestId = randomUUID();
@@ -59,7 +61,9 @@ export function createAuditEndpoint(options: {
       return refuse(401, 'UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.', undefined, purpose || null);
     }
     const { caller } = verified;
-    if (purpose !== 'AUDIT') return refuse(purpose ? 403 : 400, purpose ? 'PURPOSE_NOT_PERMITTED' : 'PURPOSE_REQUIRED', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose || null);
+    if (!purpose) return refuse(400, 'PURPOSE_REQUIRED', 'Audit operations need "X-Purpose: AUDIT".', verified, null);
+    if (!options.registry.has(purpose)) return refuse(400, 'UNKNOWN_PURPOSE', `Purpose "${purpose}" is not in the purpose registry.`, verified, purpose);
+    if (purpose !== 'AUDIT') return refuse(403, 'PURPOSE_NOT_PERMITTED', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose);
     if (!caller.purposes.includes('AUDIT')) return refuse(403, 'PURPOSE_NOT_PERMITTED', 'The token does not permit purpose "AUDIT".', verified, purpose);
     // The purpose is permitted but the caller is not an auditor: out of scope, as for Query.accessLog.
     if (caller.kind !== 'auditor') return refuse(403, 'FORBIDDEN', 'Only auditor tokens may run audit operations.', verified, purpose);
@@ -89,7 +93,10 @@ export function createAuditEndpoint(options: {
       const out = await runAuditOperation(options.db, { ...args, op } as AuditOperation, options.trustedKeys());
       send(res, 200, { ...out, audit: { requestId, recordId } });
     } catch (err) {
-      reject(500, 'AUDIT_OPERATION_FAILED', (err as Error).message.split('\n')[0]);
+      // Our own messages (an unknown record, no checkpoint yet) help the auditor; anything else
+      // (a database error) is not echoed.
+      const message = err instanceof Error && /^(Record|No checkpoint|Log|Policy version|"|Pass )/.test(err.message) ? err.message.split('\n')[0] : 'The audit operation failed.';
+      reject(500, 'AUDIT_OPERATION_FAILED', message);
     }
   };
 }

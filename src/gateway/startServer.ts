@@ -87,6 +87,7 @@ export async function startServer(
       verifyToken,
       trustedKeys: () => [{ name: signer.name, publicKey: signer.publicKey }],
       audit: () => writer,
+      registry: sources.registry,
     });
     const http = createHttpServer(gateway, db, auditEndpoint);
     await new Promise<void>((resolve, reject) => {

@@ -161,3 +161,24 @@ describe('_entities sent straight to a subgraph', () => {
     expect(result.errors?.[0].extensions?.reason).toBe('OUT_OF_SCOPE');
   });
 });
+
+describe('DateTime arguments', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(() => gw.close());
+
+  it('accepts ISO 8601 with a zone as a DateTime variable, and refuses anything else', async () => {
+    const q = `query($s: DateTime) { subscriber(id: "${id}") { callDetailRecords(since: $s) { nodes { id } } } }`;
+    const t = new Date(Date.now() - 36 * 3600_000).toISOString();
+    const ok = await gw.gql(q, { purpose: 'BILLING', variables: { s: t } });
+    expect(ok.body.errors).toBeUndefined();
+    expect(ok.body.data!.subscriber.callDetailRecords.nodes.map((n: { id: string }) => n.id)).toEqual([FIXTURES.adult.cdrs[0].id]);
+    const bad = await gw.gql(q, { purpose: 'BILLING', variables: { s: 'yesterday' } });
+    // The gateway passes custom scalars through; the usage subgraph refuses the value.
+    expect(bad.body.errors![0].message).toContain('DateTime must be an ISO 8601 date-time');
+    expect(bad.body.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    expect(JSON.stringify(bad.body.data)).not.toContain('cdr-');
+  });
+});

@@ -1,5 +1,5 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import type { EnforcementContext } from '../../shield/index.js';
 import { decideFor, forbidden } from '../../shield/index.js';
 import { pageSize } from '../cursor.js';
@@ -18,17 +18,27 @@ interface CdrRow {
   cell_id: string;
 }
 
-function isoArg(name: string, value: string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new GraphQLError(`"${name}" must be an ISO 8601 date-time, got "${value}".`, { extensions: { code: 'BAD_USER_INPUT' } });
-  return new Date(t).toISOString();
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+function parseDateTime(value: unknown): string {
+  if (typeof value !== 'string' || !ISO.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new GraphQLError(`DateTime must be an ISO 8601 date-time with a time zone; got ${JSON.stringify(value)}.`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return new Date(value).toISOString();
 }
+
+/** The DateTime scalar: ISO 8601 with a zone in, normalised UTC ISO string out. */
+const DateTime = new GraphQLScalarType({
+  name: 'DateTime',
+  serialize: (v) => (v instanceof Date ? v.toISOString() : parseDateTime(v)),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
 
 /** Resolvers of the `usage` subgraph (call detail records, newest first). */
 export function usageResolvers({ db, maxFirst, cursors, policy, sources }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
   const startedAt = policy.field('CallDetailRecord', 'startedAt')!;
   return {
+    DateTime,
     Subscriber: {
       __resolveReference: resolveSubscriberReference,
       async callDetailRecords(parent: { id: string }, args: SubscriberCallDetailRecordsArgs, ctx: EnforcementContext) {
@@ -40,8 +50,9 @@ export function usageResolvers({ db, maxFirst, cursors, policy, sources }: Subgr
           if (d.effect === 'DENY') throw forbidden(startedAt.coordinate, ctx.scope.purpose, d.reason);
         }
         const first = pageSize(args.first, 50, maxFirst);
-        const since = isoArg('since', args.since);
-        const until = isoArg('until', args.until);
+        // Already parsed and normalised by the DateTime scalar.
+        const since = args.since ?? null;
+        const until = args.until ?? null;
         const [afterAt, afterId] = args.after ? cursors.open(args.after, 2) : [null, null];
         const { rows } = await db.query<CdrRow>(
           `SELECT * FROM call_detail_records
