@@ -33,6 +33,12 @@ export interface GatewayOptions {
   onOutcome?: OutcomeSink;
   /** Whether the audit log can take writes now; mutations are refused while it cannot. */
   auditHealthy?: () => boolean;
+  /**
+   * Benchmarks only (bench/): `unprotected` builds the baseline, the same subgraphs and gateway
+   * with no rules, guards or masks; `wrapSubgraph` lets the naive-shield variant wrap each
+   * subgraph schema. Neither is reachable from configuration.
+   */
+  benchmark?: { unprotected?: boolean; wrapSubgraph?: (name: string, schema: GraphQLSchema, policy: PolicyMap) => GraphQLSchema };
 }
 
 /** A running gateway: an HTTP handler for POST /graphql, plus what operations need. */
@@ -68,8 +74,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { db, config } = options;
   const sources = options.sources ?? loadPolicySources(config.schemaDir);
   const metrics = createMetrics();
+  const enforce = options.benchmark?.unprotected !== true;
   const subgraphs = new Map(
-    SUBGRAPH_NAMES.map((name) => [name, createSubgraphSchema(name, { db, sources, maskKey: options.maskKey, maxFirst: config.limits.first })]),
+    SUBGRAPH_NAMES.map((name) => {
+      const sg = createSubgraphSchema(name, { db, sources, maskKey: options.maskKey, maxFirst: config.limits.first, enforce });
+      const wrap = options.benchmark?.wrapSubgraph;
+      return [name, wrap ? { ...sg, schema: wrap(name, sg.schema, sg.policy) } : sg];
+    }),
   );
   const supergraph = composeSupergraph(sources);
   const supergraphPolicy: PolicyMap = readPolicyMap(supergraph.supergraphSdl, sources.registry);
@@ -92,7 +103,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const result = response.body.singleResult;
           const { scope } = contextValue;
           const masked =
-            document && operation && result.data
+            enforce && document && operation && result.data
               ? maskedPaths(apiSchema, supergraphPolicy, sources.registry, scope.purpose, document, operation, result.data as Record<string, unknown>)
               : [];
           result.extensions = { ...(result.extensions ?? {}), masked };

@@ -13,4 +13,9 @@ export interface SubgraphDeps {
   maxFirst: number;
   /** Seals and opens page cursors. */
   cursors: CursorCodec;
+  /**
+   * False only in a subgraph built as the benchmark's unprotected baseline: no root guards and no
+   * subject loading (and no rules are applied to its schema). Fixed when the schema is built.
+   */
+  enforce: boolean;
 }

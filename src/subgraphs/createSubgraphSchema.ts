@@ -40,14 +40,22 @@ export interface Subgraph {
  */
 export function createSubgraphSchema(
   name: SubgraphName,
-  options: { db: Db; sources: PolicySources; maskKey: string; maxFirst?: number },
+  options: {
+    db: Db;
+    sources: PolicySources;
+    maskKey: string;
+    maxFirst?: number;
+    /** false builds the benchmark's unprotected baseline: no rules, no guards. @default true */
+    enforce?: boolean;
+  },
 ): Subgraph {
   const sdl = options.sources.subgraphs.get(name);
   if (sdl === undefined) throw new Error(`Unknown subgraph "${name}".`);
   const typeDefs = parse(sdl);
   const policy = readPolicyMap(typeDefs, options.sources.registry);
-  const deps: SubgraphDeps = { db: options.db, sources: options.sources, policy, maxFirst: options.maxFirst ?? 500, cursors: new CursorCodec(options.maskKey) };
+  const deps: SubgraphDeps = { db: options.db, sources: options.sources, policy, maxFirst: options.maxFirst ?? 500, cursors: new CursorCodec(options.maskKey), enforce: options.enforce !== false };
   const schema = buildSubgraphSchema([{ typeDefs, resolvers: RESOLVERS[name](deps) as never }]);
+  if (!deps.enforce) return { name, schema, policy };
   applyRules(schema, buildRules(policy, options.sources.registry), {
     fallbackRule: allow,
     allowExternalErrors: false,

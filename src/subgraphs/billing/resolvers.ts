@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { EnforcementContext } from '../../shield/index.js';
 import { batchBySubscriber } from '../batchBySubscriber.js';
-import { resolveSubscriberReference } from '../entityReference.js';
+import { subscriberReference } from '../entityReference.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 interface AccountRow {
@@ -21,10 +21,11 @@ interface InvoiceRow {
 }
 
 /** Resolvers of the `billing` subgraph. */
-export function billingResolvers({ db }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function billingResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const { db } = deps;
   return {
     Subscriber: {
-      __resolveReference: resolveSubscriberReference,
+      __resolveReference: subscriberReference(deps),
       async billingAccount(parent: { id: string }, _: unknown, ctx: EnforcementContext) {
         const [r] = await batchBySubscriber<AccountRow>(
           ctx,

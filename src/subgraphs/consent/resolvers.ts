@@ -3,20 +3,21 @@ import { GraphQLError } from 'graphql';
 import { recordConsent, UnknownSubscriberError } from '../../consent/index.js';
 import type { FieldPolicy } from '../../policy/index.js';
 import type { EnforcementContext } from '../../shield/index.js';
-import { resolveSubscriberReference } from '../entityReference.js';
+import { subscriberReference } from '../entityReference.js';
 import { guardSubject } from '../guardSubject.js';
 import type { MutationGrantConsentArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 /** Resolvers of the `consent` subgraph: current consent state and the consent mutations. */
-export function consentResolvers({ db, sources, policy: policyMap }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function consentResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const { db, sources, policy: policyMap } = deps;
   const write = (action: 'GRANT' | 'WITHDRAW', field: string) => {
     // Who may record consent is the mutation's own @purpose (CONSENT_MANAGEMENT, SUBJECT_ACCESS);
     // decide() adds the scope rules (own agency, own record).
     const policy: FieldPolicy | undefined = policyMap.field('Mutation', field);
     if (!policy) throw new Error(`"Mutation.${field}" has no @purpose: refusing to serve it.`);
     return async (_: unknown, args: MutationGrantConsentArgs, ctx: EnforcementContext) => {
-      await guardSubject(sources.registry, ctx, policy, args.subscriberId);
+      if (deps.enforce) await guardSubject(sources.registry, ctx, policy, args.subscriberId);
       try {
         const record = await recordConsent(db, {
           subscriberId: args.subscriberId,
@@ -38,7 +39,7 @@ export function consentResolvers({ db, sources, policy: policyMap }: SubgraphDep
       withdrawConsent: write('WITHDRAW', 'withdrawConsent'),
     },
     Subscriber: {
-      __resolveReference: resolveSubscriberReference,
+      __resolveReference: subscriberReference(deps),
       async consents(parent: { id: string }, _: unknown, ctx: EnforcementContext) {
         const s = ctx.subjects.peek(parent.id) ?? (await ctx.subjects.load(parent.id));
         if (s.status !== 'found') return null;

@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { EnforcementContext } from '../../shield/index.js';
 import { batchBySubscriber } from '../batchBySubscriber.js';
-import { resolveSubscriberReference } from '../entityReference.js';
+import { subscriberReference } from '../entityReference.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 interface DeviceRow {
@@ -16,10 +16,11 @@ interface DeviceRow {
 }
 
 /** Resolvers of the `devices` subgraph. */
-export function devicesResolvers({ db }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function devicesResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const { db } = deps;
   return {
     Subscriber: {
-      __resolveReference: resolveSubscriberReference,
+      __resolveReference: subscriberReference(deps),
       async devices(parent: { id: string }, _: unknown, ctx: EnforcementContext) {
         const rows = await batchBySubscriber<DeviceRow>(
           ctx,

@@ -1,7 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { EnforcementContext } from '../../shield/index.js';
 import { batchBySubscriber } from '../batchBySubscriber.js';
-import { resolveSubscriberReference } from '../entityReference.js';
+import { subscriberReference } from '../entityReference.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 interface LocationRow {
@@ -14,10 +14,11 @@ interface LocationRow {
 }
 
 /** Resolvers of the `location` subgraph. */
-export function locationResolvers({ db }: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+export function locationResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
+  const { db } = deps;
   return {
     Subscriber: {
-      __resolveReference: resolveSubscriberReference,
+      __resolveReference: subscriberReference(deps),
       async lastKnownLocation(parent: { id: string }, _: unknown, ctx: EnforcementContext) {
         const [r] = await batchBySubscriber<LocationRow>(
           ctx,

@@ -59,7 +59,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
   const lookup = async (ctx: EnforcementContext, id: string) => {
     const row = await byId(ctx).load(id);
     if (!row) return notFound(ctx, idField.coordinate);
-    await guardSubject(sources.registry, ctx, idField, id);
+    if (deps.enforce) await guardSubject(sources.registry, ctx, idField, id);
     return toSubscriber(row);
   };
 
@@ -70,11 +70,11 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
       async subscriberByMsisdn(_: unknown, { msisdn }: QuerySubscriberByMsisdnArgs, ctx: EnforcementContext) {
         // Looking a subscriber up by number is reading that number: the purpose must allow it,
         // checked before the lookup so the answer does not tell whether the number exists.
-        if (!purposeAllows(sources.registry, msisdnField, ctx.scope.purpose)) throw forbidden(msisdnField.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED');
+        if (deps.enforce && !purposeAllows(sources.registry, msisdnField, ctx.scope.purpose)) throw forbidden(msisdnField.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED');
         const { rows } = await db.query<SubscriberRow>(`SELECT ${COLUMNS} FROM subscribers WHERE msisdn = $1`, [msisdn]);
         const row = rows[0];
         if (!row) return notFound(ctx, msisdnField.coordinate);
-        await guardSubject(sources.registry, ctx, msisdnField, row.id);
+        if (deps.enforce) await guardSubject(sources.registry, ctx, msisdnField, row.id);
         return toSubscriber(row);
       },
       async subscribers(_: unknown, args: QuerySubscribersArgs, ctx: EnforcementContext) {
@@ -96,7 +96,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
           params,
         );
         const page = rows.slice(0, first);
-        await ctx.subjects.prime(page.map((r) => r.id));
+        if (deps.enforce) await ctx.subjects.prime(page.map((r) => r.id));
         const nodes = page.map(toSubscriber);
         return {
           nodes,
@@ -109,7 +109,7 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
     },
     Subscriber: {
       async __resolveReference(ref: { id: string }, ctx: EnforcementContext) {
-        const [row] = await Promise.all([byId(ctx).load(ref.id), ctx.subjects.load(ref.id)]);
+        const [row] = await Promise.all([byId(ctx).load(ref.id), deps.enforce ? ctx.subjects.load(ref.id) : undefined]);
         return row ? toSubscriber(row) : null;
       },
     },
