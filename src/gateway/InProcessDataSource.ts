@@ -63,6 +63,8 @@ export class InProcessDataSource implements GraphQLDataSource {
       operationName: request.operationName,
       contextValue: ctx,
     });
-    return result as GatewayGraphQLResponse;
+    // Errors go to the gateway as JSON, as from a remote subgraph: the gateway wraps each one, and
+    // a GraphQLError here would make it format that error's stack, once per denied value.
+    return (result.errors ? { ...result, errors: result.errors.map((e) => e.toJSON()) } : result) as GatewayGraphQLResponse;
   }
 }

@@ -16,8 +16,8 @@ export type PolicyRule = ReturnType<ReturnType<typeof rule>>;
 /** Rules by type and field, as graphql-shield's rule tree. */
 export type RuleTree = Record<string, Record<string, PolicyRule | typeof allow>>;
 
-function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decision): Verdict {
-  return decision.effect === 'DENY' ? forbidden(field.coordinate, ctx.scope.purpose, decision.reason) : true;
+function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decision, info: GraphQLResolveInfo): Verdict {
+  return decision.effect === 'DENY' ? forbidden(field.coordinate, ctx.scope.purpose, decision.reason, info) : true;
 }
 
 /**
@@ -36,8 +36,8 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
       // purpose check is generated here; the resolver adds the subject rules it knows about.
       const fields: Record<string, PolicyRule> = {};
       for (const [fieldName, field] of type.fields) {
-        fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })((_p: unknown, _a: unknown, ctx: EnforcementContext) =>
-          purposeAllows(registry, field, ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED'),
+        fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })((_p: unknown, _a: unknown, ctx: EnforcementContext, info: GraphQLResolveInfo) =>
+          purposeAllows(registry, field, ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED', info),
         );
       }
       tree[type.name] = { ...(tree[type.name] ?? {}), ...fields };
@@ -46,21 +46,21 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
     const fields: Record<string, PolicyRule> = {};
     for (const [fieldName, field] of type.fields) {
       fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })(
-        (parent: Record<string, unknown>, _args: unknown, ctx: EnforcementContext, _info: GraphQLResolveInfo) => {
+        (parent: Record<string, unknown>, _args: unknown, ctx: EnforcementContext, info: GraphQLResolveInfo) => {
           const subjectId = parent?.[subjectKey];
           if (typeof subjectId !== 'string') {
             // No subject on the object: nothing to decide for, so nothing is released.
-            return forbidden(field.coordinate, ctx.scope.purpose, 'OUT_OF_SCOPE');
+            return forbidden(field.coordinate, ctx.scope.purpose, 'OUT_OF_SCOPE', info);
           }
           if (!purposeAllows(registry, field, ctx.scope.purpose)) {
             // Static denial: no need to load the subject.
-            return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, { status: 'not_found' }));
+            return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, { status: 'not_found' }), info);
           }
           const loaded = ctx.subjects.peek(subjectId);
-          if (loaded) return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, loaded));
+          if (loaded) return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, loaded), info);
           return ctx.subjects
             .load(subjectId)
-            .then((s: LoadedSubject) => toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, s)));
+            .then((s: LoadedSubject) => toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, s), info));
         },
       );
     }

@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { pathToArray } from 'graphql/jsutils/Path.js';
 import type { DenyReason } from '../policy/index.js';
 
 const WHY: Record<DenyReason, string> = {
@@ -10,9 +11,23 @@ const WHY: Record<DenyReason, string> = {
   CONSENT_UNAVAILABLE: ': the consent store could not answer',
 };
 
+/**
+ * Builds an error without capturing a stack trace. A denial is an expected outcome, its stack is
+ * never shown, and graphql-js reads `originalError.stack` when it locates an error: capturing and
+ * formatting one per denied value (1,000 in a 100-row page) cost a third of the gateway's CPU.
+ */
+export function stacklessError(message: string, extensions: Record<string, unknown>, info?: GraphQLResolveInfo): GraphQLError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    // With its path and nodes the error is already located: graphql-js uses it as it is.
+    return new GraphQLError(message, info ? { extensions, nodes: info.fieldNodes, path: pathToArray(info.path) } : { extensions });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The field-level denial of SPEC §4: code FORBIDDEN, the reason, a message naming coordinate and purpose. */
-export function forbidden(coordinate: string, purpose: string, reason: DenyReason): GraphQLError {
-  return new GraphQLError(`Purpose "${purpose}" may not read "${coordinate}"${WHY[reason]}.`, {
-    extensions: { code: 'FORBIDDEN', reason, coordinate },
-  });
+export function forbidden(coordinate: string, purpose: string, reason: DenyReason, info?: GraphQLResolveInfo): GraphQLError {
+  return stacklessError(`Purpose "${purpose}" may not read "${coordinate}"${WHY[reason]}.`, { code: 'FORBIDDEN', reason, coordinate }, info);
 }
