@@ -118,7 +118,7 @@ if (variant === 'purposegate') {
     verifyToken,
     maskKey: config.maskKey!,
     sources,
-    benchmark: variant === 'baseline' ? { unprotected: true } : { unprotected: true, wrapSubgraph: naiveShield(store.db, sources.registry) },
+    benchmark: variant === 'baseline' ? { unprotected: true } : { unprotected: true, wrapSubgraph: naiveShield(db, sources.registry) },
   });
   const http = createHttpServer(gateway, db);
   served = () => sumOf(gateway.metrics.requests);

@@ -8,8 +8,13 @@ import type { EnforcementContext, RequestScope } from '../shield/index.js';
 /** What the gateway's context holds for the subgraphs. */
 export interface GatewayContext {
   scope: RequestScope;
-  /** Enforcement contexts of this request by subgraph (one subject loader each). */
+  /** Enforcement contexts of this request by subgraph. */
   subgraphContexts: Map<string, EnforcementContext>;
+  /**
+   * The request's subject loader, shared by the in-process subgraphs: same store, same decision
+   * time, so one consent query serves them all (a remote subgraph has its own).
+   */
+  subjects?: SubjectLoader;
 }
 
 /**
@@ -41,17 +46,13 @@ export class InProcessDataSource implements GraphQLDataSource {
     const gatewayContext = context as unknown as GatewayContext;
     let ctx = gatewayContext.subgraphContexts.get(this.name);
     if (!ctx) {
-      ctx = {
-        scope: gatewayContext.scope,
-        subgraph: this.name,
-        subjects: new SubjectLoader(this.db, {
-          // Consent as of the decision time: exactly what `audit replay` will read for this record.
-          asOf: gatewayContext.scope.at,
-          timeoutMs: this.options.consentTimeoutMs,
-          onQuery: () => this.options.onConsentQuery?.(this.name),
-        }),
-        loaders: new Map(),
-      };
+      gatewayContext.subjects ??= new SubjectLoader(this.db, {
+        // Consent as of the decision time: exactly what `audit replay` will read for this record.
+        asOf: gatewayContext.scope.at,
+        timeoutMs: this.options.consentTimeoutMs,
+        onQuery: () => this.options.onConsentQuery?.(this.name),
+      });
+      ctx = { scope: gatewayContext.scope, subgraph: this.name, subjects: gatewayContext.subjects, loaders: new Map() };
       gatewayContext.subgraphContexts.set(this.name, ctx);
     }
     const doc = this.document(request.query!);
