@@ -18,10 +18,33 @@ export interface DecisionEntry {
  */
 export class DecisionLog {
   private readonly entries = new Map<string, DecisionEntry>();
+  private readonly made = new Map<string, { decision: Decision; entry: DecisionEntry }>();
+
+  /**
+   * The decision for one field of one subscriber in this request: made once by `decide`, then
+   * counted. Within a request its inputs (subject, consent as of the decision time, caller,
+   * purpose, policy) are fixed, so a 500-row page decides each column once, not 500 times.
+   */
+  decideOnce(subjectId: string, coordinate: string, decide: () => Decision): Decision {
+    const key = `${subjectId}\u0000${coordinate}`;
+    const hit = this.made.get(key);
+    if (hit) {
+      hit.entry.count++;
+      return hit.decision;
+    }
+    const decision = decide();
+    this.record(subjectId, coordinate, decision);
+    this.made.set(key, { decision, entry: this.entries.get(this.keyOf(subjectId, coordinate, decision))! });
+    return decision;
+  }
+
+  private keyOf(subjectId: string, coordinate: string, decision: Decision): string {
+    const detail = decision.effect === 'DENY' ? decision.reason : decision.effect === 'MASK' ? decision.strategy : '';
+    return `${subjectId}\u0000${coordinate}\u0000${decision.effect}\u0000${detail}\u0000${decision.consentEventId ?? ''}`;
+  }
 
   record(subscriberId: string, coordinate: string, decision: Decision): void {
-    const detail = decision.effect === 'DENY' ? decision.reason : decision.effect === 'MASK' ? decision.strategy : '';
-    const key = `${subscriberId}\u0000${coordinate}\u0000${decision.effect}\u0000${detail}\u0000${decision.consentEventId ?? ''}`;
+    const key = this.keyOf(subscriberId, coordinate, decision);
     const existing = this.entries.get(key);
     if (existing) {
       existing.count++;

@@ -2,7 +2,7 @@ import type { LoadedSubject } from '../consent/index.js';
 import { decide, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
 import type { EnforcementContext } from './EnforcementContext.js';
 
-/** Runs decide() for one field of one subject in this request, and records the decision. */
+/** Runs decide() for one field of one subject in this request (once: DecisionLog.decideOnce) and records it. */
 export function decideFor(
   registry: PurposeRegistry,
   ctx: EnforcementContext,
@@ -11,7 +11,7 @@ export function decideFor(
   subject: LoadedSubject,
 ): Decision {
   const { scope } = ctx;
-  const decision = decide({ registry, field, purpose: scope.purpose, caller: scope.caller, subject, at: scope.at });
-  scope.decisions.record(subjectId, field.coordinate, decision);
-  return decision;
+  return scope.decisions.decideOnce(subjectId, field.coordinate, () =>
+    decide({ registry, field, purpose: scope.purpose, caller: scope.caller, subject, at: scope.at }),
+  );
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it, vi } from 'vitest';
+import { DecisionLog } from '../../src/shield/index.js';
+
+describe('DecisionLog', () => {
+  it('decides each (subscriber, coordinate) once per request and counts every value it covers', () => {
+    const log = new DecisionLog();
+    const decide = vi.fn(() => ({ effect: 'MASK' as const, strategy: 'LAST4' as const }));
+    for (let i = 0; i < 500; i++) log.decideOnce('sub-1', 'CallDetailRecord.callingNumber', decide);
+    log.decideOnce('sub-2', 'CallDetailRecord.callingNumber', decide);
+    expect(decide).toHaveBeenCalledTimes(2);
+    expect(log.list()).toEqual([
+      { subscriberId: 'sub-1', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 500 },
+      { subscriberId: 'sub-2', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 1 },
+    ]);
+  });
+
+  it('keeps distinct outcomes apart when merging a remote subgraph\u2019s decisions', () => {
+    const log = new DecisionLog();
+    log.record('sub-1', 'Device.imei', { effect: 'DENY', reason: 'CONSENT_REQUIRED' });
+    log.merge([
+      { subscriberId: 'sub-1', coordinate: 'Device.imei', effect: 'DENY', reason: 'CONSENT_REQUIRED', count: 2 },
+      { subscriberId: 'sub-1', coordinate: 'Device.imei', effect: 'ALLOW', count: 1 },
+    ]);
+    expect(log.list()).toEqual([
+      { subscriberId: 'sub-1', coordinate: 'Device.imei', effect: 'DENY', reason: 'CONSENT_REQUIRED', count: 3 },
+      { subscriberId: 'sub-1', coordinate: 'Device.imei', effect: 'ALLOW', count: 1 },
+    ]);
+  });
+});
