@@ -8,6 +8,8 @@ import type { EnforcementContext, RequestScope } from '../shield/index.js';
 /** What the gateway's context holds for the subgraphs. */
 export interface GatewayContext {
   scope: RequestScope;
+  /** Records the request's outcome in the audit log; set by the gateway, called once. */
+  audit?: (decisions: RequestScope['decisions']) => Promise<{ recordId: string } | undefined>;
   /** Enforcement contexts of this request by subgraph. */
   subgraphContexts: Map<string, EnforcementContext>;
   /**

@@ -51,6 +51,7 @@ export interface Gateway {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const AUDIT_UNAVAILABLE_MESSAGE = 'The audit log cannot be written; no data is released.';
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -111,6 +112,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // Field suggestions name schema members: only internal callers get them.
             result.errors = result.errors.map((e) => ({ ...e, message: e.message.replace(/ Did you mean .*\?$/, '') }));
           }
+          // The record is committed here, before Apollo serialises the response; if it cannot be,
+          // the response becomes AUDIT_UNAVAILABLE with no data.
+          if (!contextValue.audit) return;
+          try {
+            const audit = await contextValue.audit(scope.decisions);
+            if (audit) result.extensions.audit = { requestId: scope.requestId, recordId: audit.recordId };
+          } catch {
+            response.body.singleResult = { errors: [{ message: AUDIT_UNAVAILABLE_MESSAGE, extensions: { code: 'AUDIT_UNAVAILABLE' } }] };
+            response.http.status = 503;
+          }
         },
       };
     },
@@ -146,6 +157,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     res.setHeader('x-request-id', requestId);
     const outcome: RequestOutcome = { requestId, at: new Date().toISOString(), decisions: [] };
     let executed: RequestScope | undefined;
+    let audited = false;
     let status = 500;
     try {
       if (req.method !== 'POST') {
@@ -214,7 +226,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (operation) checkLimits(doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
       if (operation?.operation === 'mutation' && options.auditHealthy && !options.auditHealthy()) {
         // A mutation writes before its record exists: do not start one while the log is failing.
-        throw new RequestRejection('AUDIT_UNAVAILABLE', 'The audit log cannot be written; no data is released.');
+        throw new RequestRejection('AUDIT_UNAVAILABLE', AUDIT_UNAVAILABLE_MESSAGE);
       }
 
       // 4. Plan and execute; the subgraphs decide every protected field.
@@ -224,6 +236,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (verified.act !== undefined) scope.actChain = verified.act;
       const headers = new HeaderMap();
       headers.set('content-type', 'application/json');
+      // 5. The audit record is committed in willSendResponse (above), before any data leaves.
+      const audit = (decisions: DecisionLog) => {
+        audited = true;
+        outcome.decisions = decisions.list();
+        return finish(outcome);
+      };
       const response = await server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: {
           method: 'POST',
@@ -231,23 +249,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           search: '',
           body: { query, ...(variables ? { variables } : {}), ...(typeof operationName === 'string' ? { operationName } : {}) },
         },
-        context: async () => ({ scope, subgraphContexts: new Map() }),
+        context: async () => ({ scope, subgraphContexts: new Map(), audit }),
       });
-      outcome.decisions = scope.decisions.list();
       if (response.body.kind !== 'complete') throw new Error('Unexpected streamed response.');
-      const result = JSON.parse(response.body.string) as { data?: unknown; errors?: unknown[]; extensions?: Record<string, unknown> };
-
-      // 5. The outcome is handed to the audit sink before any data leaves.
-      let audit: { recordId: string } | undefined;
-      try {
-        audit = await finish(outcome);
-      } catch {
-        throw new RequestRejection('AUDIT_UNAVAILABLE', 'The audit log cannot be written; no data is released.');
-      }
-      if (audit) result.extensions = { ...(result.extensions ?? {}), audit: { requestId, recordId: audit.recordId } };
+      if (!audited) throw new Error('The response was not audited.');
       status = response.status ?? 200;
       for (const [k, v] of response.headers) if (k !== 'content-length') res.setHeader(k, v);
-      sendJson(res, status, result);
+      res.statusCode = status;
+      res.setHeader('content-length', Buffer.byteLength(response.body.string));
+      res.end(response.body.string);
     } catch (err) {
       const rejection =
         err instanceof RequestRejection ? err : new RequestRejection('INTERNAL_SERVER_ERROR', 'Unexpected error.');
@@ -255,7 +265,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const body: { errors: unknown[]; extensions?: Record<string, unknown> } = {
         errors: [{ message: rejection.message, extensions: { code: rejection.code } }],
       };
-      if (rejection.code !== 'AUDIT_UNAVAILABLE') {
+      if (rejection.code !== 'AUDIT_UNAVAILABLE' && !audited) {
         outcome.rejection = { code: rejection.code, status };
         // Resolvers that ran before the failure decided things: keep those decisions.
         outcome.decisions = executed ? executed.decisions.list() : [];
@@ -264,7 +274,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           if (audit) body.extensions = { audit: { requestId, recordId: audit.recordId } };
         } catch {
           status = 503;
-          body.errors = [{ message: 'The audit log cannot be written; no data is released.', extensions: { code: 'AUDIT_UNAVAILABLE' } }];
+          body.errors = [{ message: AUDIT_UNAVAILABLE_MESSAGE, extensions: { code: 'AUDIT_UNAVAILABLE' } }];
         }
       }
       sendJson(res, status, body);
