@@ -71,7 +71,18 @@ function start(variant: Variant): Promise<Running> {
   });
 }
 
-function ask(r: Running): Promise<{ consentQueries: number; requests: number; audit: { records: number; batches: number }; rss: number; peakRss: number }> {
+/** Waits until no variant has a request in flight (autocannon leaves some), so runs never overlap. */
+async function idle(): Promise<void> {
+  for (const v of VARIANTS) {
+    const deadline = Date.now() + 300_000;
+    while ((await ask(running[v])).inFlight > 0) {
+      if (Date.now() > deadline) throw new Error(`${v} did not drain in 300 s`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+}
+
+function ask(r: Running): Promise<{ consentQueries: number; requests: number; inFlight: number; audit: { records: number; batches: number }; rss: number; peakRss: number }> {
   return new Promise((resolve) => {
     r.child.once('message', resolve as never);
     r.child.send({ type: 'stats' });
@@ -89,13 +100,7 @@ async function load(r: Running, s: (typeof SCENARIOS)[number], seconds: number) 
     body: JSON.stringify({ query: s.query }),
   });
   const unexpected = (s.status === 200 ? result.non2xx : result['2xx'] + result['5xx']) + result.errors + result.timeouts;
-  // Let the server finish what autocannon left in flight, so the next run starts from idle.
-  await fetch(r.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${r.tokens[s.token]}`, 'x-purpose': s.purpose },
-    body: JSON.stringify({ query: '{ __typename }' }),
-  }).then((res) => res.arrayBuffer());
-  await new Promise((res) => setTimeout(res, 200));
+  await idle();
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, unexpected };
 }
 

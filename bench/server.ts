@@ -101,6 +101,7 @@ let url: string;
 let close: () => Promise<void>;
 let auditStats: () => { records: number; batches: number } = () => ({ records: 0, batches: 0 });
 let served: () => Promise<number> = async () => 0;
+let inFlight: () => Promise<number> = async () => 0;
 const sumOf = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await c.get()).values.reduce((a, v) => a + v.value, 0);
 const issuerKey = await loadOrCreateIssuerKey(dataDir);
 if (variant === 'purposegate') {
@@ -109,6 +110,7 @@ if (variant === 'purposegate') {
   close = () => server.close();
   auditStats = () => ({ records: server.audit.stats.records, batches: server.audit.stats.batches });
   served = () => sumOf(server.gateway.metrics.requests);
+  inFlight = () => sumOf(server.gateway.metrics.inFlight);
 } else {
   const sources = loadPolicySources();
   const verifyToken = createTokenVerifier({ keys: loadKeySet({ embedded: issuerKey }), issuer: config.tokenIssuer, audience: config.tokenAudience, registry: sources.registry });
@@ -122,6 +124,7 @@ if (variant === 'purposegate') {
   });
   const http = createHttpServer(gateway, db);
   served = () => sumOf(gateway.metrics.requests);
+  inFlight = () => sumOf(gateway.metrics.inFlight);
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   url = `http://127.0.0.1:${(http.address() as { port: number }).port}/graphql`;
   close = async () => {
@@ -139,7 +142,7 @@ const tokens = {
 let peakRss = process.memoryUsage().rss;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200).unref();
 process.on('message', async (m: { type: string }) => {
-  if (m.type === 'stats') process.send!({ type: 'stats', consentQueries: counters.consentQueries, requests: await served(), audit: auditStats(), rss: process.memoryUsage().rss, peakRss });
+  if (m.type === 'stats') process.send!({ type: 'stats', consentQueries: counters.consentQueries, requests: await served(), inFlight: await inFlight(), audit: auditStats(), rss: process.memoryUsage().rss, peakRss });
   if (m.type === 'stop') {
     await close();
     await store.drop();

@@ -152,6 +152,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    metrics.inFlight.inc();
     const incomingId = header(req, 'x-request-id');
     const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -279,6 +280,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       sendJson(res, status, body);
     } finally {
+      metrics.inFlight.dec();
       metrics.requests.inc({ purpose: purposeLabel(outcome.purpose), status: String(status) });
       metrics.latency.observe({ purpose: purposeLabel(outcome.purpose) }, Number(process.hrtime.bigint() - started) / 1e9);
     }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The gateway's Prometheus metrics, in a registry of its own. */
 export interface GatewayMetrics {
@@ -7,6 +7,7 @@ export interface GatewayMetrics {
   latency: Histogram<'purpose'>;
   decisions: Counter<'purpose' | 'effect' | 'reason'>;
   consentQueries: Counter<'subgraph'>;
+  inFlight: Gauge;
 }
 
 /** Creates the metrics: requests, latency, decisions by purpose/effect/reason, consent queries. */
@@ -34,6 +35,7 @@ export function createMetrics(): GatewayMetrics {
       labelNames: ['purpose', 'effect', 'reason'],
       registers: [registry],
     }),
+    inFlight: new Gauge({ name: 'purposegate_requests_in_flight', help: 'GraphQL requests being processed.', registers: [registry] }),
     consentQueries: new Counter({
       name: 'purposegate_consent_queries_total',
       help: 'Consent store queries by subgraph (one per subgraph per request at most).',
