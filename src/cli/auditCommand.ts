@@ -13,11 +13,10 @@ import {
   type TrustedKey,
   type VerifyReport,
 } from '../audit/index.js';
-import { loadOrCreateIssuerKey, mintToken } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { composeSupergraph } from '../gateway/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
-import { cliConfig, route, withStore } from './context.js';
+import { cliConfig, cliToken, route, withStore } from './context.js';
 import { CliError } from './fail.js';
 
 interface RouteOptions {
@@ -70,13 +69,7 @@ async function run(config: Config, operation: AuditOperation, opts: RouteOptions
       throw new CliError((err as Error).message.split('\n')[0]);
     }
   }
-  const token =
-    opts.token ??
-    (await mintToken(
-      await loadOrCreateIssuerKey(config.dataDir),
-      { sub: 'purposegate-cli', kind: 'auditor', purposes: ['AUDIT'] },
-      { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds: 300 },
-    ));
+  const token = opts.token ?? (await cliToken(config, 'auditor', 'AUDIT', 300));
   const base = target.url.replace(/\/graphql$/, '');
   const res = await fetch(`${base}/audit/${operation.op}`, {
     method: 'POST',

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { loadOrCreateIssuerKey, mintToken } from '../auth/index.js';
 import { recordConsent, UnknownSubscriberError } from '../consent/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
-import { cliConfig, route, withStore } from './context.js';
+import { cliConfig, cliToken, route, withStore } from './context.js';
 import { CliError } from './fail.js';
 
 interface ConsentOptions {
@@ -50,13 +49,7 @@ export function consentCommand(program: Command): void {
         const target = route(config, opts.url);
         let result: unknown;
         if (target.kind === 'server') {
-          const token =
-            opts.token ??
-            (await mintToken(
-              await loadOrCreateIssuerKey(config.dataDir),
-              { sub: 'purposegate-cli', kind: 'internal', purposes: ['CONSENT_MANAGEMENT'] },
-              { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds: 60 },
-            ));
+          const token = opts.token ?? (await cliToken(config, 'internal', 'CONSENT_MANAGEMENT', 60));
           result = await throughServer(target.url, token, act, opts);
         } else {
           result = await withStore(config, (db) =>

@@ -1,4 +1,6 @@
+import { loadOrCreateIssuerKey, mintToken } from '../auth/index.js';
 import { parseConfig, type Config } from '../config.js';
+import type { CallerKind } from '../policy/index.js';
 import { openDb, readLockHolder, type Db } from '../db/index.js';
 import { CliError } from './fail.js';
 
@@ -21,6 +23,15 @@ export function route(config: Config, url: string | undefined): { kind: 'server'
     if (holder) throw new CliError(`DATA_DIR "${config.dataDir}" is held by process ${holder.pid}; stop it or pass --url.`);
   }
   return { kind: 'store' };
+}
+
+/** A short-lived token the CLI mints from DATA_DIR's issuer key to go through a running server. */
+export async function cliToken(config: Config, kind: CallerKind, purpose: string, ttlSeconds: number): Promise<string> {
+  return mintToken(
+    await loadOrCreateIssuerKey(config.dataDir),
+    { sub: 'purposegate-cli', kind, purposes: [purpose] },
+    { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds },
+  );
 }
 
 /** Opens the configured store for a command and closes it when `fn` is done. */

@@ -1,27 +1,15 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/index.js';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/purposegate.js');
+import { cli as runCli, spawnServe, type ServeProcess } from '../processes.js';
 
 describe('purposegate audit (CLI), through a running server and directly', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pg-auditcli-'));
   const env = { DATA_DIR: dataDir, PORT: '0', SEED_SUBSCRIBERS: '30' };
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
-  let server: ChildProcess;
+  const cli = (args: string[]) => runCli(args, env);
+  let server: ServeProcess;
   let url = '';
   const recordIds: string[] = [];
 
@@ -37,16 +25,8 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
   };
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    server.stdout!.on('data', (b) => (output += b));
-    server.stderr!.on('data', (b) => (output += b));
-    const deadline = Date.now() + 90_000;
-    while (!/listening on (\S+)/.test(output)) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`serve did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /listening on (\S+)/.exec(output)![1];
+    server = await spawnServe(env);
+    url = server.url;
     const token = (await cli(['token', 'mint', '--sub', 'crm', '--kind', 'internal', '--purposes', 'CUSTOMER_SUPPORT,MARKETING'])).stdout.trim();
     for (let i = 1; i <= 6; i++) {
       const id = `sub-00000${i}`;
@@ -55,10 +35,7 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     }
   });
   afterAll(async () => {
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -80,8 +57,7 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
   });
 
   it('after SIGTERM (final checkpoint): verify, prove + offline check-proof, replay, html report, export — directly', async () => {
-    server.kill('SIGTERM');
-    expect(await new Promise((r) => server.once('exit', r))).toBe(0);
+    expect(await server.stop()).toBe(0);
 
     const verify = await cli(['audit', 'verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);

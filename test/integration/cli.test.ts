@@ -1,24 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/index.js';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/purposegate.js');
-
-/** Runs the CLI; resolves with exit code and output instead of throwing. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { cli, spawnServe, type ServeProcess } from '../processes.js';
 
 describe('purposegate schema check', () => {
   it('passes on the bundled policy and prints the purposes × fields summary', async () => {
@@ -56,27 +41,17 @@ describe('purposegate schema check', () => {
 describe('purposegate serve, and the data commands beside it', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pg-serve-'));
   const env = { DATA_DIR: dataDir, PORT: '0', SEED_SUBSCRIBERS: '40' };
-  let server: ChildProcess;
+  let server: ServeProcess;
   let url = '';
   let output = '';
 
   beforeAll(async () => {
-    // NODE_ENV=production: outside tests Apollo would install its own signal handlers (it must not).
-    server = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout!.on('data', (b) => (output += b));
-    server.stderr!.on('data', (b) => (output += b));
-    const deadline = Date.now() + 90_000;
-    while (!/listening on (\S+)/.test(output)) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`serve did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /listening on (\S+)/.exec(output)![1];
+    server = await spawnServe(env);
+    url = server.url;
+    output = server.output();
   });
   afterAll(async () => {
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
-    }
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -164,9 +139,7 @@ describe('purposegate serve, and the data commands beside it', () => {
   });
 
   it('stops cleanly on SIGTERM and releases the DATA_DIR', async () => {
-    server.kill('SIGTERM');
-    const code = await new Promise((r) => server.once('exit', r));
-    expect(code).toBe(0);
+    expect(await server.stop()).toBe(0);
     expect(existsSync(join(dataDir, 'purposegate.lock'))).toBe(false);
     expect(readdirSync(join(dataDir, 'checkpoints'))).toHaveLength(1); // final checkpoint, witnessed
     const seed = await cli(['seed', '--subscribers', '3'], env);
