@@ -36,6 +36,10 @@ export interface Config {
   clockToleranceSec: number;
   /** Longest accepted token lifetime in seconds. */
   tokenMaxAgeSec: number;
+  /** Requests per minute per caller (token kind + sub); 0 disables. */
+  rateLimitPerMinute: number;
+  /** Burst a caller may use at once. */
+  rateLimitBurst: number;
   schemaDir?: string;
   limits: Limits;
 }
@@ -63,6 +67,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'CONSENT_TIMEOUT_MS', default: '2000', meaning: 'consent lookups slower than this deny with CONSENT_UNAVAILABLE' },
   { name: 'CLOCK_TOLERANCE_S', default: '30', meaning: 'allowed clock skew for exp/iat/nbf' },
   { name: 'TOKEN_MAX_AGE_S', default: '86400', meaning: 'longest accepted token lifetime (exp - iat)' },
+  { name: 'RATE_LIMIT_PER_MINUTE', default: '6000', meaning: 'requests per minute per caller (kind + sub); 0 disables' },
+  { name: 'RATE_LIMIT_BURST', default: '200', meaning: 'requests a caller may send at once' },
   { name: 'SCHEMA_DIR', default: '(the bundled schema/)', meaning: 'policy SDL folder' },
   { name: 'LIMIT_DEPTH', default: '12', meaning: 'deepest field nesting' },
   { name: 'LIMIT_ALIASES', default: '30', meaning: 'aliases per operation' },
@@ -110,6 +116,8 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
     consentTimeoutMs: int(env, 'CONSENT_TIMEOUT_MS', 2000, 1, 600_000),
     clockToleranceSec: int(env, 'CLOCK_TOLERANCE_S', 30, 0, 600),
     tokenMaxAgeSec: int(env, 'TOKEN_MAX_AGE_S', 86_400, 60, 31_536_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    rateLimitBurst: int(env, 'RATE_LIMIT_BURST', 200, 1, 1_000_000),
     limits: {
       depth: int(env, 'LIMIT_DEPTH', 12, 1, 1000),
       aliases: int(env, 'LIMIT_ALIASES', 30, 0, 10_000),

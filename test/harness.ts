@@ -73,7 +73,7 @@ export async function startTestGateway(
   options: { fixtures?: boolean; env?: Record<string, string>; db?: Db; auditDb?: Db; checkpointIntervalMs?: number } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'purposegate-test-'));
-  const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', ...(options.env ?? {}) });
+  const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', RATE_LIMIT_PER_MINUTE: '0', ...(options.env ?? {}) });
   const owned = options.db ? undefined : await openTestDb();
   const db = options.db ?? owned!;
   if (options.fixtures !== false) await insertFixtures(db);

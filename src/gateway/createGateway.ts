@@ -17,6 +17,7 @@ import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 import { createMetrics, type GatewayMetrics } from './createMetrics.js';
 import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.js';
 import { maskedPaths } from './maskedPaths.js';
+import { RateLimiter } from './RateLimiter.js';
 import { readBody } from './readBody.js';
 import type { OutcomeSink, RequestOutcome } from './RequestOutcome.js';
 import { sanitizeError } from './sanitizeError.js';
@@ -24,7 +25,7 @@ import { sanitizeError } from './sanitizeError.js';
 /** What the gateway is built from. */
 export interface GatewayOptions {
   db: Db;
-  config: Pick<Config, 'limits' | 'consentTimeoutMs' | 'schemaDir'>;
+  config: Pick<Config, 'limits' | 'consentTimeoutMs' | 'schemaDir'> & Partial<Pick<Config, 'rateLimitPerMinute' | 'rateLimitBurst'>>;
   verifyToken: (token: string) => Promise<VerifiedToken>;
   maskKey: string;
   /** Policy sources; read from `config.schemaDir` (or the bundled schema/) when absent. */
@@ -139,6 +140,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     plugins: [ApolloServerPluginLandingPageDisabled(), responsePlugin],
   });
   await server.start();
+  const limiter = new RateLimiter(config.rateLimitPerMinute ?? 0, config.rateLimitBurst ?? 1);
 
   /** A metric label for the declared purpose: registry names only, so a caller cannot mint series. */
   const purposeLabel = (purpose: string | undefined) => (purpose === undefined ? '' : sources.registry.has(purpose) ? purpose : 'unknown');
@@ -200,6 +202,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       const { caller } = verified;
       outcome.caller = { ...caller, jti: verified.jti, ...(verified.act !== undefined ? { act: verified.act } : {}) };
+
+      // 1b. Rate limit per caller (recorded like any rejection).
+      const wait = limiter.take(`${caller.kind}\u0000${caller.sub}`);
+      if (wait > 0) {
+        res.setHeader('retry-after', String(wait));
+        throw new RequestRejection('RATE_LIMITED', `Too many requests from "${caller.sub}"; retry in ${wait} s.`);
+      }
 
       // 2. Purpose.
       const purpose = header(req, 'x-purpose')?.trim();
