@@ -9,7 +9,7 @@ import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import { RequestRejection } from '../errors.js';
-import { admitRequest } from '../policy/index.js';
+import { admitRequest, maskFor } from '../policy/index.js';
 import { DecisionLog, type RequestScope } from '../shield/index.js';
 import { createSubgraphSchema, loadPolicySources, SUBGRAPH_NAMES, type PolicySources } from '../subgraphs/index.js';
 import { checkLimits, selectOperation, usesIntrospection } from './checkLimits.js';
@@ -87,6 +87,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const supergraph = composeSupergraph(sources);
   const supergraphPolicy: PolicyMap = readPolicyMap(supergraph.supergraphSdl, sources.registry);
   const apiSchema: GraphQLSchema = buildSchema(supergraph.apiSdl);
+  // Purposes under which some field is masked; for the others there is nothing to list.
+  const maskingPurposes = new Set(
+    [...sources.registry.keys()].filter((p) => [...supergraphPolicy.types.values()].some((t) => [...t.fields.values()].some((f) => maskFor(sources.registry, f, p)))),
+  );
 
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
@@ -105,7 +109,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const result = response.body.singleResult;
           const { scope } = contextValue;
           const masked =
-            enforce && document && operation && result.data
+            enforce && maskingPurposes.has(scope.purpose) && document && operation && result.data
               ? maskedPaths(apiSchema, supergraphPolicy, sources.registry, scope.purpose, document, operation, result.data as Record<string, unknown>)
               : [];
           result.extensions = { ...(result.extensions ?? {}), masked };
