@@ -41,6 +41,22 @@ describe('AuditWriter', () => {
     expect(report.logs.find((l) => l.logId === writer.logId)).toEqual({ logId: writer.logId, records: 800, checkpoints: 1 });
   });
 
+  it('signs checkpoints on its own while records arrive (every checkpointIntervalMs)', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 50 });
+    const sizes = async () =>
+      (await db.query<{ tree_size: string }>('SELECT tree_size::text FROM audit_checkpoints WHERE log_id = $1 ORDER BY tree_size', [writer.logId])).rows.map((r) => Number(r.tree_size));
+    await writer.append(entry(1));
+    for (let i = 0; i < 200 && (await sizes()).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await sizes()).toEqual([1]);
+    await Promise.all([writer.append(entry(2)), writer.append(entry(3))]);
+    for (let i = 0; i < 200 && (await sizes()).at(-1) !== 3; i++) await new Promise((r) => setTimeout(r, 25));
+    const signed = await sizes();
+    expect(signed[0]).toBe(1);
+    expect(signed.at(-1)).toBe(3);
+    expect(signed).toEqual([...new Set(signed)].sort((x, y) => x - y)); // growing, never the same size twice
+    await writer.close();
+  });
+
   it('never signs a checkpoint twice for the same size, and refuses appends once closed', async () => {
     const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
     await writer.append(entry(1));
