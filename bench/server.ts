@@ -13,7 +13,7 @@ import { parseConfig } from '../src/config.js';
 import { loadSubjects } from '../src/consent/index.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
 import { seedDemoData } from '../src/db/seedDemoData.js';
-import { createGateway, createHttpServer, startServer } from '../src/gateway/index.js';
+import { createGateway, createHttpServer, startServer, storeReadiness } from '../src/gateway/index.js';
 import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey } from '../src/auth/index.js';
 import { decide } from '../src/policy/index.js';
 import { forbidden, type EnforcementContext } from '../src/shield/index.js';
@@ -122,7 +122,7 @@ if (variant === 'purposegate') {
     sources,
     benchmark: variant === 'baseline' ? { unprotected: true } : { unprotected: true, wrapSubgraph: naiveShield(db, sources.registry) },
   });
-  const http = createHttpServer(gateway, db);
+  const http = createHttpServer(gateway, storeReadiness(db));
   served = () => sumOf(gateway.metrics.requests);
   inFlight = () => sumOf(gateway.metrics.inFlight);
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+import { SUBGRAPH_NAMES, type SubgraphName } from './subgraphs/loadPolicySources.js';
 
 /** Query limits (SPEC §4); each has an environment variable and a default. */
 export interface Limits {
@@ -42,6 +45,15 @@ export interface Config {
   rateLimitBurst: number;
   schemaDir?: string;
   limits: Limits;
+  /** Subgraphs served by other processes, by name (the rest run in the gateway's process). */
+  subgraphUrls: ReadonlyMap<SubgraphName, string>;
+  /** A remote subgraph that has not answered after this many ms fails its fields. */
+  subgraphTimeoutMs: number;
+  /** The gateway keys a subgraph service trusts (JWKS file); DATA_DIR's gateway key when unset. */
+  gatewayJwksFile?: string;
+  logLevel: LogLevel;
+  /** How long SIGTERM waits for in-flight requests before closing their connections. */
+  shutdownGraceMs: number;
 }
 
 /** A configuration value is missing or malformed; the message names the variable. */
@@ -77,9 +89,38 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'LIMIT_REQUEST_BYTES', default: '65536', meaning: 'bytes per request body' },
   { name: 'LIMIT_COST', default: '60000', meaning: 'estimated fields resolved (list sizes multiply)' },
   { name: 'LIMIT_FIRST', default: '500', meaning: 'largest `first` per page' },
+  { name: 'PURPOSEGATE_CONFIG', default: '(unset)', meaning: 'a JSON file of these settings (flag: --config); flags and the environment override it' },
+  { name: 'SUBGRAPH_URLS', default: '(unset: all in-process)', meaning: 'remote subgraphs, `name=url,…` (serve --subgraph name=url); needs DATABASE_URL' },
+  { name: 'SUBGRAPH_TIMEOUT_MS', default: '10000', meaning: 'a remote subgraph slower than this fails its fields' },
+  { name: 'GATEWAY_JWKS_FILE', default: '(DATA_DIR/keys/gateway.jwks.json)', meaning: 'gateway keys a subgraph service trusts' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'JSON log level on stderr: fatal, error, warn, info, debug, trace, silent' },
+  { name: 'SHUTDOWN_GRACE_MS', default: '15000', meaning: 'on SIGTERM, time in-flight requests get before their connections close' },
 ];
 
+/** The command-line flag of a variable: LIMIT_DEPTH → --limit-depth. */
+export function flagOf(variable: string): string {
+  return `--${variable.toLowerCase().replaceAll('_', '-')}`;
+}
+
 type Env = Record<string, string | undefined>;
+
+function subgraphUrls(raw: string | undefined): Map<SubgraphName, string> {
+  const urls = new Map<SubgraphName, string>();
+  if (raw === undefined || raw.trim() === '') return urls;
+  const expected = `comma-separated name=url pairs with names from ${SUBGRAPH_NAMES.join(', ')} and http(s) URLs`;
+  for (const pair of raw.split(',')) {
+    const m = /^\s*([a-z]+)\s*=\s*(\S+)\s*$/.exec(pair);
+    if (!m || !(SUBGRAPH_NAMES as readonly string[]).includes(m[1]) || urls.has(m[1] as SubgraphName)) throw new ConfigError('SUBGRAPH_URLS', expected, raw);
+    try {
+      const u = new URL(m[2]);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new ConfigError('SUBGRAPH_URLS', expected, raw);
+    }
+    urls.set(m[1] as SubgraphName, m[2]);
+  }
+  return urls;
+}
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -127,7 +168,15 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
       cost: int(env, 'LIMIT_COST', 60000, 1, 100_000_000),
       first: int(env, 'LIMIT_FIRST', 500, 1, 100_000),
     },
+    subgraphUrls: subgraphUrls(env.SUBGRAPH_URLS),
+    subgraphTimeoutMs: int(env, 'SUBGRAPH_TIMEOUT_MS', 10_000, 1, 600_000),
+    logLevel: 'info',
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0, 600_000),
   };
+  if (env.LOG_LEVEL !== undefined && env.LOG_LEVEL !== '') {
+    if (!(LOG_LEVELS as readonly string[]).includes(env.LOG_LEVEL)) throw new ConfigError('LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, env.LOG_LEVEL);
+    config.logLevel = env.LOG_LEVEL as LogLevel;
+  }
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   if (databaseUrl) config.databaseUrl = databaseUrl;
   const jwksUrl = url(env, 'JWKS_URL', ['https:', 'http:']);
@@ -142,5 +191,43 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
     config.maskKey = env.MASK_KEY;
   }
   if (env.SCHEMA_DIR) config.schemaDir = resolve(cwd, env.SCHEMA_DIR);
+  if (env.GATEWAY_JWKS_FILE) config.gatewayJwksFile = resolve(cwd, env.GATEWAY_JWKS_FILE);
+  if (config.subgraphUrls.size > 0 && !config.databaseUrl) {
+    throw new ConfigError('SUBGRAPH_URLS', 'set together with DATABASE_URL (remote subgraphs share the PostgreSQL store; an embedded store has one opener)', env.SUBGRAPH_URLS);
+  }
   return config;
+}
+
+/**
+ * Where settings come from, strongest first: command-line flags, the environment, then a JSON
+ * config file (`--config FILE` or PURPOSEGATE_CONFIG) whose keys are the variable names. Returns
+ * one environment-shaped map for parseConfig.
+ */
+export function mergeConfigSources(options: { env: Env; flags?: Env; cwd?: string }): Env {
+  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined && v !== ''));
+  const file = flags.PURPOSEGATE_CONFIG ?? options.env.PURPOSEGATE_CONFIG;
+  const fromFile: Env = {};
+  if (file) {
+    const path = resolve(options.cwd ?? process.cwd(), file);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigError('PURPOSEGATE_CONFIG', 'a readable JSON file', `${file} (${(err as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError('PURPOSEGATE_CONFIG', 'a JSON object of variable names to values', file);
+    const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
+    for (const [key, value] of Object.entries(parsed)) {
+      if (!known.has(key)) throw new ConfigError('PURPOSEGATE_CONFIG', `keys from the configuration table (${key} is not one)`, file);
+      if (key === 'SUBGRAPH_URLS' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        fromFile[key] = Object.entries(value).map(([name, url]) => `${name}=${String(url)}`).join(',');
+      } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        fromFile[key] = String(value);
+      } else {
+        throw new ConfigError(key, 'a string or a number in the config file', JSON.stringify(value));
+      }
+    }
+  }
+  const env = Object.fromEntries(Object.entries(options.env).filter(([, v]) => v !== undefined && v !== ''));
+  return { ...fromFile, ...env, ...flags };
 }

@@ -6,10 +6,15 @@ import { mintToken, type MintClaims } from '../src/auth/index.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
 import { startServer, type RunningServer } from '../src/gateway/index.js';
+import { SUBGRAPH_NAMES, startSubgraphServer, type RunningSubgraph, type SubgraphName } from '../src/subgraphs/index.js';
+import { spawnSubgraph, type SubgraphProcess } from './processes.js';
 import { insertFixtures } from './fixtures/subscribers.js';
 
+/** A test store, and with PostgreSQL the URL other processes can open it with. */
+export type TestDb = Db & { drop(): Promise<void>; url?: string };
+
 /** A fresh, migrated store for one test file: in-memory PGlite, or with TEST_DATABASE_URL a new PostgreSQL database. */
-export async function openTestDb(): Promise<Db & { drop(): Promise<void> }> {
+export async function openTestDb(): Promise<TestDb> {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
     const db = await openPglite('memory://');
@@ -25,6 +30,7 @@ export async function openTestDb(): Promise<Db & { drop(): Promise<void> }> {
   const db = await openPostgres(u.toString());
   await migrate(db);
   return Object.assign(db, {
+    url: u.toString(),
     async drop() {
       await db.close();
       const a = await openPostgres(url, { max: 1 });
@@ -68,15 +74,41 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Where the subgraphs run: in the gateway's process (default); served over HTTP by this test
+ * process (`http`: RemoteGraphQLDataSource, context tokens, real sockets, either store); or as
+ * `purposegate subgraph` processes (`processes`: PostgreSQL only, TEST_DATABASE_URL).
+ */
+export type SubgraphMode = 'in-process' | 'http' | 'processes';
+
+/** The modes this run can test: `processes` needs a PostgreSQL store other processes can open. */
+export const SUBGRAPH_MODES: SubgraphMode[] = process.env.TEST_DATABASE_URL ? ['in-process', 'http', 'processes'] : ['in-process', 'http'];
+
 /** Starts a real gateway over HTTP on a real (fresh) store with the fixture population. */
 export async function startTestGateway(
-  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db; auditDb?: Db; checkpointIntervalMs?: number } = {},
+  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db & { url?: string }; auditDb?: Db; checkpointIntervalMs?: number; subgraphs?: SubgraphMode } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'purposegate-test-'));
-  const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', RATE_LIMIT_PER_MINUTE: '0', ...(options.env ?? {}) });
+  const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent', ...(options.env ?? {}) };
+  let config = parseConfig(env);
   const owned = options.db ? undefined : await openTestDb();
   const db = options.db ?? owned!;
   if (options.fixtures !== false) await insertFixtures(db);
+  const remote: Array<RunningSubgraph | SubgraphProcess> = [];
+  const mode = options.subgraphs ?? 'in-process';
+  try {
+    if (mode === 'http') {
+      for (const name of SUBGRAPH_NAMES) remote.push(await startSubgraphServer(config, name, { db }));
+    } else if (mode === 'processes') {
+      if (!db.url) throw new Error('Subgraph processes need a PostgreSQL test store (TEST_DATABASE_URL).');
+      const subEnv = { ...env, DATABASE_URL: db.url };
+      remote.push(...(await Promise.all(SUBGRAPH_NAMES.map((name) => spawnSubgraph(name, subEnv)))));
+    }
+  } catch (err) {
+    await Promise.all(remote.map((r) => ('stop' in r ? r.stop() : r.close())));
+    throw err;
+  }
+  if (remote.length > 0) config = { ...config, subgraphUrls: new Map(remote.map((r) => [r.name as SubgraphName, r.url])) };
   const server = await startServer(config, { db, auditDb: options.auditDb, checkpointIntervalMs: options.checkpointIntervalMs });
   const mint: TestGateway['mint'] = (claims, ttlSeconds) =>
     mintToken(server.issuerKey, { sub: 'svc-test', ...claims }, { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds });
@@ -102,6 +134,7 @@ export async function startTestGateway(
     },
     async close() {
       await server.close();
+      await Promise.all(remote.map((r) => ('stop' in r ? r.stop() : r.close())));
       await owned?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -52,3 +52,41 @@ export async function spawnServe(env: Record<string, string>): Promise<ServeProc
     },
   };
 }
+
+/** A `purposegate subgraph NAME` process and its URL. */
+export interface SubgraphProcess {
+  name: string;
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Sends SIGTERM (if still running) and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `purposegate subgraph NAME` on a free port and waits until it listens. */
+export async function spawnSubgraph(name: string, env: Record<string, string>): Promise<SubgraphProcess> {
+  const child = spawn(process.execPath, [BIN, 'subgraph', name], { env: { ...process.env, ...env, PORT: '0', NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (b) => (output += b));
+  child.stderr!.on('data', (b) => (output += b));
+  const deadline = Date.now() + 90_000;
+  while (!/listening on (\S+)/.test(output)) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`subgraph ${name} did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name,
+    child,
+    url: /listening on (\S+)/.exec(output)![1],
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -188,6 +188,31 @@ export class AuditWriter {
     return { size, note };
   }
 
+  /**
+   * Whether the log can be written now. After a failed write it tries a rolled-back insert into
+   * the records table (no sequence number used, nothing kept); its success makes the writer
+   * healthy again, so readiness recovers without waiting for traffic.
+   */
+  async probe(): Promise<boolean> {
+    if (this.closed) return false;
+    if (!this.lastWriteFailed) return true;
+    const rollback = new Error('probe: roll back');
+    try {
+      await this.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) VALUES ($1, -1, $2, now(), '', '{}')`,
+          [this.logId, `${this.logId}-probe-${randomBytes(6).toString('hex')}`],
+        );
+        throw rollback;
+      });
+    } catch (err) {
+      if (err !== rollback) return false;
+    }
+    await this.resync();
+    this.lastWriteFailed = false;
+    return true;
+  }
+
   /** Writes what is queued, signs a final checkpoint and stops the timer. */
   async close(): Promise<void> {
     if (this.closed) return;

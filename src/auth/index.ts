@@ -1,6 +1,7 @@
 export { AuthError } from './AuthError.js';
-export { loadOrCreateIssuerKey, type IssuerKey } from './issuerKey.js';
+export { loadOrCreateIssuerKey, loadOrCreateSigningKey, type IssuerKey } from './issuerKey.js';
 export { createTokenVerifier, ACCEPTED_ALGORITHMS, type VerifiedToken, type TokenVerifierOptions } from './verifyToken.js';
 export { mintToken, parseTtl, type MintClaims } from './mintToken.js';
 export { loadKeySet } from './loadKeySet.js';
 export { loadOrCreateSecret } from './loadOrCreateSecret.js';
+export { CONTEXT_HEADER, createContextVerifier, mintContextToken, operationHash, type BoundOperation, type RequestContext } from './contextToken.js';

@@ -1,8 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 
-/** The embedded token issuer's Ed25519 key pair. */
+/** An Ed25519 signing key pair kept in `<dataDir>/keys/` (the embedded issuer's, or the gateway's). */
 export interface IssuerKey {
   kid: string;
   privateKey: CryptoKey;
@@ -10,24 +10,41 @@ export interface IssuerKey {
 }
 
 /**
- * Loads the embedded issuer key from `<dataDir>/keys/`, generating an Ed25519 pair on first use
- * (private key file mode 0600). The public half is also written as a JWKS for other services.
+ * Loads the Ed25519 key pair `<dataDir>/keys/<name>.private.jwk.json`, generating it on first use
+ * (file mode 0600). The public half is also written as `<name>.jwks.json` for other services.
  */
-export async function loadOrCreateIssuerKey(dataDir: string): Promise<IssuerKey> {
+export async function loadOrCreateSigningKey(dataDir: string, name: string): Promise<IssuerKey> {
   const dir = join(dataDir, 'keys');
-  const privatePath = join(dir, 'issuer.private.jwk.json');
-  const jwksPath = join(dir, 'issuer.jwks.json');
+  const privatePath = join(dir, `${name}.private.jwk.json`);
+  const jwksPath = join(dir, `${name}.jwks.json`);
   if (!existsSync(privatePath)) {
     mkdirSync(dir, { recursive: true });
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA', use: 'sig' };
-    writeFileSync(privatePath, JSON.stringify(privateJwk, null, 2), { mode: 0o600 });
-    chmodSync(privatePath, 0o600);
-    writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...publicJwk, kid, alg: 'EdDSA', use: 'sig' }] }, null, 2));
+    // Linked into place from a temporary file: two processes starting at once both end up with
+    // the one key that won (link fails when the name exists), never half a file.
+    const tmp = `${privatePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(privateJwk, null, 2), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    let won = false;
+    try {
+      linkSync(tmp, privatePath);
+      won = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
+    if (won) writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...publicJwk, kid, alg: 'EdDSA', use: 'sig' }] }, null, 2));
   }
   const privateJwk = JSON.parse(readFileSync(privatePath, 'utf8')) as JWK & { kid: string };
   const { d: _d, ...publicJwk } = privateJwk;
   return { kid: privateJwk.kid, privateKey: (await importJWK(privateJwk, 'EdDSA')) as CryptoKey, publicJwk };
+}
+
+/** The embedded token issuer's key pair (`issuer.private.jwk.json`, `issuer.jwks.json`). */
+export function loadOrCreateIssuerKey(dataDir: string): Promise<IssuerKey> {
+  return loadOrCreateSigningKey(dataDir, 'issuer');
 }

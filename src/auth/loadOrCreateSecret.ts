@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -8,7 +8,16 @@ export function loadOrCreateSecret(dataDir: string, name: string): string {
   const path = join(dir, name);
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    // Linked into place: processes starting together (a gateway and its subgraphs) share one secret.
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
+    }
   }
   return readFileSync(path, 'utf8').trim();
 }

@@ -1,14 +1,15 @@
 import { loadOrCreateIssuerKey, mintToken } from '../auth/index.js';
-import { parseConfig, type Config } from '../config.js';
+import { mergeConfigSources, parseConfig, type Config } from '../config.js';
 import type { CallerKind } from '../policy/index.js';
 import { openDb, readLockHolder, type Db } from '../db/index.js';
 import { CliError } from './fail.js';
 
-/** The configuration every command reads: the same DATA_DIR / DATABASE_URL as `serve`. */
-export function cliConfig(overrides: Record<string, string | undefined> = {}): Config {
-  const env = { ...process.env };
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) env[k] = v;
-  return parseConfig(env);
+/**
+ * The configuration every command reads: the same DATA_DIR / DATABASE_URL as `serve`. `flags`
+ * are settings given on the command line, by variable name; they override the environment.
+ */
+export function cliConfig(flags: Record<string, string | undefined> = {}): Config {
+  return parseConfig(mergeConfigSources({ env: process.env, flags }));
 }
 
 /**

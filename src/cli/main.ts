@@ -7,6 +7,7 @@ import { CliError } from './fail.js';
 import { schemaCommand } from './schemaCommand.js';
 import { seedCommand } from './seedCommand.js';
 import { serveCommand } from './serveCommand.js';
+import { subgraphCommand } from './subgraphCommand.js';
 import { tokenCommand } from './tokenCommand.js';
 
 /** Builds the `purposegate` command. */
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   serveCommand(program);
+  subgraphCommand(program);
   tokenCommand(program);
   consentCommand(program);
   auditCommand(program);

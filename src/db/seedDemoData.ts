@@ -18,6 +18,8 @@ export interface SeedOptions {
   seed?: number;
   /** The data's "today"; default `new Date()`. */
   now?: Date;
+  /** Seed nothing when the store already has subscribers (decided under the seeding lock). */
+  ifEmpty?: boolean;
 }
 
 export interface SeedSummary {
@@ -650,6 +652,11 @@ export async function seedDemoData(db: Db, options: SeedOptions): Promise<SeedSu
   return db.transaction(async (tx) => {
     // Two seeders against one PostgreSQL server must not pick the same ids.
     if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7201006)');
+    if (options.ifEmpty) {
+      // Replicas starting together on one empty database: the first one seeds, the rest see its rows.
+      const any = await tx.query('SELECT 1 FROM subscribers LIMIT 1');
+      if (any.rows.length > 0) return { subscribers: 0, devices: 0, cdrs: 0, invoices: 0, consentEvents: 0, agencies: [] };
+    }
     const max = await tx.query<{ max: number | string | null }>(
       `SELECT max(substring(id FROM 5)::bigint) AS max FROM subscribers WHERE id ~ '^sub-[0-9]{1,15}$'`,
     );

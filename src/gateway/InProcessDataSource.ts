@@ -1,9 +1,10 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { Db } from '../db/index.js';
 import { SubjectLoader } from '../consent/index.js';
 import type { EnforcementContext, RequestScope } from '../shield/index.js';
+import { SubgraphExecutor } from '../subgraphs/index.js';
 
 /** What the gateway's context holds for the subgraphs. */
 export interface GatewayContext {
@@ -24,24 +25,15 @@ export interface GatewayContext {
  * each distinct subgraph operation parsed and validated once (the planner sends few shapes).
  */
 export class InProcessDataSource implements GraphQLDataSource {
-  private readonly documents = new Map<string, DocumentNode>();
+  private readonly executor: SubgraphExecutor;
 
   constructor(
     private readonly name: string,
-    private readonly schema: GraphQLSchema,
+    schema: GraphQLSchema,
     private readonly db: Db,
     private readonly options: { consentTimeoutMs: number; onConsentQuery?: (subgraph: string) => void },
-  ) {}
-
-  private document(query: string): DocumentNode | readonly Error[] {
-    const cached = this.documents.get(query);
-    if (cached) return cached;
-    const doc = parse(query);
-    const errors = validate(this.schema, doc);
-    if (errors.length > 0) return errors;
-    if (this.documents.size > 2000) this.documents.clear();
-    this.documents.set(query, doc);
-    return doc;
+  ) {
+    this.executor = new SubgraphExecutor(schema);
   }
 
   async process({ request, context }: GraphQLDataSourceProcessOptions<Record<string, unknown>>): Promise<GatewayGraphQLResponse> {
@@ -57,17 +49,9 @@ export class InProcessDataSource implements GraphQLDataSource {
       ctx = { scope: gatewayContext.scope, subgraph: this.name, subjects: gatewayContext.subjects, loaders: new Map() };
       gatewayContext.subgraphContexts.set(this.name, ctx);
     }
-    const doc = this.document(request.query!);
-    if (Array.isArray(doc)) return { errors: (doc as Error[]).map((e) => ({ message: e.message })) } as GatewayGraphQLResponse;
-    const result = await execute({
-      schema: this.schema,
-      document: doc as DocumentNode,
-      variableValues: request.variables,
-      operationName: request.operationName,
-      contextValue: ctx,
-    });
-    // Errors go to the gateway as JSON, as from a remote subgraph: the gateway wraps each one, and
-    // a GraphQLError here would make it format that error's stack, once per denied value.
-    return (result.errors ? { ...result, errors: result.errors.map((e) => e.toJSON()) } : result) as GatewayGraphQLResponse;
+    return (await this.executor.execute(
+      { query: request.query!, variables: request.variables ?? null, operationName: request.operationName ?? null },
+      ctx,
+    )) as GatewayGraphQLResponse;
   }
 }

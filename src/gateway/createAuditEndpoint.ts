@@ -4,7 +4,7 @@ import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedK
 import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Db } from '../db/index.js';
 import type { PurposeRegistry } from '../policy/index.js';
-import { readBody } from './readBody.js';
+import { readBody } from '../subgraphs/index.js';
 
 const OPS = new Set(['verify', 'replay', 'report', 'prove', 'export']);
 

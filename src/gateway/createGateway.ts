@@ -5,22 +5,23 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSchema, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { readPolicyMap, type PolicyMap } from '../../directives/index.js';
-import { AuthError, type VerifiedToken } from '../auth/index.js';
+import { AuthError, type IssuerKey, type VerifiedToken } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import { RequestRejection } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { admitRequest, maskFor } from '../policy/index.js';
 import { DecisionLog, type RequestScope } from '../shield/index.js';
-import { createSubgraphSchema, loadPolicySources, SUBGRAPH_NAMES, type PolicySources } from '../subgraphs/index.js';
+import { createSubgraphSchema, loadPolicySources, readBody, sanitizeError, subgraphPolicyHash, SUBGRAPH_NAMES, type PolicySources, type Subgraph, type SubgraphName } from '../subgraphs/index.js';
 import { checkLimits, selectOperation, usesIntrospection } from './checkLimits.js';
 import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 import { createMetrics, type GatewayMetrics } from './createMetrics.js';
 import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.js';
 import { maskedPaths } from './maskedPaths.js';
 import { RateLimiter } from './RateLimiter.js';
-import { readBody } from './readBody.js';
+import { RemoteSubgraphDataSource } from './RemoteSubgraphDataSource.js';
 import type { OutcomeSink, RequestOutcome } from './RequestOutcome.js';
-import { sanitizeError } from './sanitizeError.js';
+
 
 /** What the gateway is built from. */
 export interface GatewayOptions {
@@ -34,6 +35,13 @@ export interface GatewayOptions {
   onOutcome?: OutcomeSink;
   /** Whether the audit log can take writes now; mutations are refused while it cannot. */
   auditHealthy?: () => boolean;
+  /**
+   * Subgraphs served by other processes, by name, and the key the gateway signs their context
+   * tokens with. Every other subgraph runs in this process.
+   */
+  remote?: { urls: ReadonlyMap<SubgraphName, string>; key: IssuerKey; timeoutMs: number };
+  /** Structured logs (one line per request); silent when absent. */
+  logger?: Logger;
   /**
    * Benchmarks only (bench/): `unprotected` builds the baseline, the same subgraphs and gateway
    * with no rules, guards or masks; `wrapSubgraph` lets the naive-shield variant wrap each
@@ -77,8 +85,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const sources = options.sources ?? loadPolicySources(config.schemaDir);
   const metrics = createMetrics();
   const enforce = options.benchmark?.unprotected !== true;
-  const subgraphs = new Map(
-    SUBGRAPH_NAMES.map((name) => {
+  const log = options.logger ?? silentLogger;
+  const remoteUrls = options.remote?.urls ?? new Map<SubgraphName, string>();
+  const subgraphs = new Map<SubgraphName, Subgraph>(
+    SUBGRAPH_NAMES.filter((name) => !remoteUrls.has(name)).map((name) => {
       const sg = createSubgraphSchema(name, { db, sources, maskKey: options.maskKey, maxFirst: config.limits.first, enforce });
       const wrap = options.benchmark?.wrapSubgraph;
       return [name, wrap ? { ...sg, schema: wrap(name, sg.schema, sg.policy) } : sg];
@@ -94,11 +104,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
-    buildService: ({ name }) =>
-      new InProcessDataSource(name, subgraphs.get(name as never)!.schema, db, {
+    buildService: ({ name }) => {
+      const url = remoteUrls.get(name as SubgraphName);
+      if (url && options.remote) {
+        return new RemoteSubgraphDataSource(name, url, {
+          key: options.remote.key,
+          policyHash: subgraphPolicyHash(sources, name as SubgraphName),
+          timeoutMs: options.remote.timeoutMs,
+          logger: log,
+          onConsentQueries: (subgraph, n) => metrics.consentQueries.inc({ subgraph }, n),
+        });
+      }
+      return new InProcessDataSource(name, subgraphs.get(name as SubgraphName)!.schema, db, {
         consentTimeoutMs: config.consentTimeoutMs,
         onConsentQuery: (subgraph) => metrics.consentQueries.inc({ subgraph }),
-      }),
+      });
+    },
   });
 
   const responsePlugin: ApolloServerPlugin<GatewayContext> = {
@@ -165,6 +186,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const outcome: RequestOutcome = { requestId, at: new Date().toISOString(), decisions: [] };
     let executed: RequestScope | undefined;
     let audited = false;
+    let recordId: string | undefined;
+    const record = async () => {
+      const r = await finish(outcome);
+      recordId = r?.recordId;
+      return r;
+    };
     let status = 500;
     try {
       if (req.method !== 'POST') {
@@ -254,7 +281,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const audit = (decisions: DecisionLog) => {
         audited = true;
         outcome.decisions = decisions.list();
-        return finish(outcome);
+        return record();
       };
       const response = await server.executeHTTPGraphQLRequest({
         httpGraphQLRequest: {
@@ -284,7 +311,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         // Resolvers that ran before the failure decided things: keep those decisions.
         outcome.decisions = executed ? executed.decisions.list() : [];
         try {
-          const audit = await finish(outcome);
+          const audit = await record();
           if (audit) body.extensions = { audit: { requestId, recordId: audit.recordId } };
         } catch {
           status = 503;
@@ -293,9 +320,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       sendJson(res, status, body);
     } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      log.info(
+        {
+          requestId,
+          caller: outcome.caller ? { sub: outcome.caller.sub, kind: outcome.caller.kind, agency: outcome.caller.agency, act: outcome.caller.act !== undefined } : null,
+          purpose: purposeLabel(outcome.purpose) || null,
+          operationName: outcome.operationName ?? null,
+          status,
+          rejection: outcome.rejection?.code ?? null,
+          decisions: outcome.decisions.length,
+          recordId: recordId ?? null,
+          ms: Math.round(seconds * 1e6) / 1e3,
+        },
+        'request',
+      );
       metrics.inFlight.dec();
       metrics.requests.inc({ purpose: purposeLabel(outcome.purpose), status: String(status) });
-      metrics.latency.observe({ purpose: purposeLabel(outcome.purpose) }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.latency.observe({ purpose: purposeLabel(outcome.purpose) }, seconds);
     }
   }
 

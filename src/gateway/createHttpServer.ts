@@ -2,13 +2,29 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Db } from '../db/index.js';
 import type { Gateway } from './createGateway.js';
 
+/** Whether the gateway can serve now, and if not, why (for GET /readyz). */
+export type Readiness = () => Promise<{ ready: true } | { ready: false; reason: string }>;
+
+/** Ready when the store answers within a second. */
+export function storeReadiness(db: Db): Readiness {
+  return async () => {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref());
+    try {
+      await Promise.race([db.query('SELECT 1'), timeout]);
+      return { ready: true };
+    } catch {
+      return { ready: false, reason: 'the store does not answer' };
+    }
+  };
+}
+
 /**
- * The HTTP front: POST /graphql, GET /healthz (process up), GET /readyz (the store answers),
- * GET /metrics (Prometheus text), and POST /audit/<operation> for the audit CLI.
+ * The HTTP front: POST /graphql, GET /healthz (process up), GET /readyz (the store and the audit
+ * log can be used), GET /metrics (Prometheus text), and POST /audit/<operation> for the audit CLI.
  */
 export function createHttpServer(
   gateway: Gateway,
-  db: Db,
+  readiness: Readiness,
   auditEndpoint?: (req: IncomingMessage, res: ServerResponse, op: string) => Promise<void>,
 ): Server {
   return createServer((req, res) => {
@@ -38,16 +54,16 @@ export function createHttpServer(
       return;
     }
     if (path === '/readyz') {
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref());
-      Promise.race([db.query('SELECT 1'), timeout]).then(
-        () => {
+      readiness().then(
+        (r) => {
+          res.statusCode = r.ready ? 200 : 503;
           res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ status: 'ready' }));
+          res.end(JSON.stringify(r.ready ? { status: 'ready' } : { status: 'unavailable', reason: r.reason }));
         },
         () => {
           res.statusCode = 503;
           res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ status: 'unavailable', reason: 'the store does not answer' }));
+          res.end(JSON.stringify({ status: 'unavailable', reason: 'readiness check failed' }));
         },
       );
       return;

@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, type IssuerKey } from '../auth/index.js';
+import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, loadOrCreateSigningKey, type IssuerKey } from '../auth/index.js';
+import { createLogger, type Logger } from '../logger.js';
+import { closeGracefully } from '../subgraphs/index.js';
 import type { Config } from '../config.js';
 import { openDb, type Db, type PgliteDb } from '../db/index.js';
 import { seedDemoData } from '../db/seedDemoData.js';
 import { createGateway, type Gateway } from './createGateway.js';
 import { createAuditEndpoint } from './createAuditEndpoint.js';
-import { createHttpServer } from './createHttpServer.js';
+import { createHttpServer, storeReadiness, type Readiness } from './createHttpServer.js';
 import { AuditWriter, loadOrCreateAuditSigner, policyText, storePolicyVersion } from '../audit/index.js';
 import type { RequestOutcome } from './RequestOutcome.js';
 
@@ -21,6 +23,8 @@ export interface RunningServer {
   audit: AuditWriter;
   /** Subscribers seeded by this start (0 when the store already had data). */
   seeded: number;
+  logger: Logger;
+  /** Stops accepting, lets in-flight requests finish (SHUTDOWN_GRACE_MS), flushes the audit log and signs its final checkpoint. */
   close(): Promise<void>;
 }
 
@@ -29,9 +33,8 @@ export async function seedOnFirstStart(db: Db, subscribers: number): Promise<num
   if (subscribers <= 0) return 0;
   const { rows } = await db.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'demo_seeded'`);
   if (rows.length > 0) return 0;
-  const count = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM subscribers');
-  if (Number(count.rows[0].n) > 0) return 0;
-  const summary = await seedDemoData(db, { subscribers });
+  const summary = await seedDemoData(db, { subscribers, ifEmpty: true });
+  if (summary.subscribers === 0) return 0;
   await db.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1) ON CONFLICT (key) DO NOTHING`, [new Date().toISOString()]);
   return summary.subscribers;
 }
@@ -42,8 +45,9 @@ export async function seedOnFirstStart(db: Db, subscribers: number): Promise<num
  */
 export async function startServer(
   config: Config,
-  options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number } = {},
+  options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number; logger?: Logger } = {},
 ): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel, { service: 'gateway' });
   const db = options.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     const seeded = await seedOnFirstStart(db, config.seedSubscribers);
@@ -76,7 +80,10 @@ export async function startServer(
         decisions: o.decisions,
       });
     };
-    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome, auditHealthy: () => audit?.healthy ?? false });
+    const remote = config.subgraphUrls.size > 0
+      ? { urls: config.subgraphUrls, key: await loadOrCreateSigningKey(keyDir, 'gateway'), timeoutMs: config.subgraphTimeoutMs }
+      : undefined;
+    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome, auditHealthy: () => audit?.healthy ?? false, remote, logger });
     const auditDb = options.auditDb ?? db;
     const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
     const signer = loadOrCreateAuditSigner(keyDir);
@@ -89,7 +96,18 @@ export async function startServer(
       audit: () => writer,
       registry: sources.registry,
     });
-    const http = createHttpServer(gateway, db, auditEndpoint);
+    const store = storeReadiness(db);
+    const auditStore = auditDb === db ? undefined : storeReadiness(auditDb);
+    const readiness: Readiness = async () => {
+      const s = await store();
+      if (!s.ready) return s;
+      if (auditStore) {
+        const a = await auditStore();
+        if (!a.ready) return { ready: false, reason: 'the audit store does not answer' };
+      }
+      return (await writer.probe()) ? { ready: true } : { ready: false, reason: 'the audit log cannot be written' };
+    };
+    const http = createHttpServer(gateway, readiness, auditEndpoint);
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(config.port, config.host, () => resolve());
@@ -97,6 +115,7 @@ export async function startServer(
     const { port } = http.address() as AddressInfo;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
     (db as Partial<PgliteDb>).lock?.setUrl(url);
+    logger.info({ url, store: config.databaseUrl ? 'postgres' : 'pglite', auditLog: writer.logId, remoteSubgraphs: Object.fromEntries(config.subgraphUrls) }, 'listening');
     let closed = false;
     return {
       url,
@@ -106,15 +125,16 @@ export async function startServer(
       issuerKey,
       audit: writer,
       seeded,
+      logger,
       async close() {
         if (closed) return;
         closed = true;
-        await new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeIdleConnections();
-        });
+        // No new connections; requests in flight finish (their records are committed before their
+        // responses); then the log is flushed and its final checkpoint signed.
+        await closeGracefully(http, config.shutdownGraceMs);
         await gateway.stop();
         await writer.close();
+        logger.info({ auditLog: writer.logId, records: writer.size }, 'stopped: audit log flushed, final checkpoint signed');
         if (!options.db) await db.close();
       },
     };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,4 +48,9 @@ export function loadPolicySources(schemaDir: string = DEFAULT_SCHEMA_DIR): Polic
     subgraphs.set(name, [FEDERATION_HEADER, POLICY_DIRECTIVES_SDL, plainEnum, body].join('\n'));
   }
   return { schemaDir, purposesSdl, registry, subgraphs };
+}
+
+/** SHA-256 (hex) of one subgraph's full SDL: a gateway and a remote subgraph must agree on it. */
+export function subgraphPolicyHash(sources: PolicySources, name: SubgraphName): string {
+  return createHash('sha256').update(sources.subgraphs.get(name) ?? '').digest('hex');
 }

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../fixtures/subscribers.js';
-import { at, errorAt, expectAllowed, expectDenied, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
+import { at, errorAt, expectAllowed, expectDenied, startTestGateway, SUBGRAPH_MODES, type GqlResponse, type TestGateway } from '../harness.js';
 
 const S = FIXTURES.adult;
 
@@ -527,10 +527,12 @@ async function checkPurpose(gw: TestGateway, purpose: Purpose): Promise<string[]
   return failures;
 }
 
-describe('SPEC §3 reference policy, every purpose × every field (sub-adult over HTTP)', () => {
+// The same table with the subgraphs in the gateway's process, served over HTTP (context tokens,
+// decisions reported back), and, on PostgreSQL, as `purposegate subgraph` processes.
+describe.each(SUBGRAPH_MODES)('SPEC §3 reference policy, every purpose × every field (sub-adult over HTTP; subgraphs %s)', (mode) => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway({ subgraphs: mode });
   });
   afterAll(() => gw?.close());
 
@@ -539,6 +541,19 @@ describe('SPEC §3 reference policy, every purpose × every field (sub-adult ove
     expect(failures, `${purpose}: ${failures.length} cell mismatch(es):\n${failures.join('\n')}`).toEqual([]);
   });
 
+  it('records every decision of the request in the gateway\'s audit log', async () => {
+    const res = await gw.gql(QUERY, { purpose: 'CUSTOMER_SUPPORT' });
+    const recordId = res.body.extensions?.audit?.recordId;
+    const { rows } = await gw.db.query<{ body: string }>('SELECT body FROM audit_records WHERE record_id = $1', [recordId]);
+    const decisions = (JSON.parse(rows[0].body) as { decisions: Array<{ coordinate: string; effect: string; strategy?: string }> }).decisions;
+    const coords = new Set(decisions.map((d) => d.coordinate));
+    // Decided in five different subgraphs: the subscribers, devices, usage, billing and consent ones.
+    for (const c of ['Subscriber.fullName', 'Device.imei', 'CallDetailRecord.callingNumber', 'PaymentCard.last4', 'Consent.state', 'Subscriber.lastKnownLocation']) expect(coords, c).toContain(c);
+    expect(decisions.find((d) => d.coordinate === 'Device.imei')).toMatchObject({ effect: 'MASK', strategy: 'LAST4' });
+  });
+});
+
+describe('SPEC §3 reference policy table', () => {
   it(`checks every cell: 15 purposes × ${FIELD_COUNT} fields = ${TOTAL_CELLS}`, () => {
     expect(PURPOSES.length).toBe(15);
     expect(new Set(FIELDS.map((f) => f.coord)).size).toBe(FIELD_COUNT);
