@@ -173,3 +173,24 @@ export function expectRejected(res: GqlResponse, status: number, code: string): 
   expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
   expect(res.body.data ?? null).toBeNull();
 }
+
+/** A store whose audit writes can be made to fail (`state.broken`), as a full disk or a revoked grant would. */
+export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } } {
+  const state = { broken: false };
+  const wrapped: Db = {
+    kind: db.kind,
+    query: ((sql: string, params?: readonly unknown[]) => db.query(sql, params)) as Db['query'],
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: (async (sql: string, params?: readonly unknown[]) => {
+            if (state.broken && sql.includes('INSERT INTO audit_records')) throw new Error('could not extend file: No space left on device');
+            return tx.query(sql, params);
+          }) as Db['query'],
+        }),
+      ),
+    close: () => db.close(),
+  };
+  return { db: wrapped, state };
+}

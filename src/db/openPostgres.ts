@@ -3,7 +3,8 @@ import type { Db } from './Db.js';
 
 /** Opens a pooled connection to a PostgreSQL server (`DATABASE_URL`). */
 export async function openPostgres(url: string, options: { max?: number } = {}): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // Bounded waits: a database that stops answering fails requests (fail closed) instead of hanging them.
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
   const client = await pool.connect(); // fail fast with a clear error when the server is down

@@ -1,28 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/index.js';
 import { FIXTURES } from '../fixtures/subscribers.js';
-import { expectRejected, openTestDb, startTestGateway, type TestGateway } from '../harness.js';
-
-/** A store whose audit writes can be made to fail, as a full disk or a revoked grant would. */
-function breakable(db: Db) {
-  const state = { broken: false };
-  const wrapped: Db = {
-    kind: db.kind,
-    query: ((sql: string, params?: readonly unknown[]) => db.query(sql, params)) as Db['query'],
-    exec: (sql) => db.exec(sql),
-    transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({
-          query: (async (sql: string, params?: readonly unknown[]) => {
-            if (state.broken && sql.includes('INSERT INTO audit_records')) throw new Error('could not extend file: No space left on device');
-            return tx.query(sql, params);
-          }) as Db['query'],
-        }),
-      ),
-    close: () => db.close(),
-  };
-  return { db: wrapped, state };
-}
+import { breakableAuditDb, expectRejected, openTestDb, startTestGateway, type TestGateway } from '../harness.js';
 
 describe('fail closed when the audit log cannot be written', () => {
   let gw: TestGateway;
@@ -31,7 +9,7 @@ describe('fail closed when the audit log cannot be written', () => {
 
   beforeAll(async () => {
     base = await openTestDb();
-    const b = breakable(base);
+    const b = breakableAuditDb(base);
     state = b.state;
     gw = await startTestGateway({ db: base, auditDb: b.db });
   });
