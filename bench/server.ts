@@ -96,7 +96,8 @@ await store.db.query(`INSERT INTO call_detail_records (id, subscriber_id, callin
 
 const counters = { consentQueries: 0 };
 const db = counting(store.db, counters);
-const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', LIMIT_COST: '1000000', RATE_LIMIT_PER_MINUTE: '0', MASK_KEY: 'b'.repeat(32) });
+// Logs off in every variant (BENCH_LOG_LEVEL to measure them): the comparison is about enforcement.
+const config = parseConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', LIMIT_COST: '1000000', RATE_LIMIT_PER_MINUTE: '0', MASK_KEY: 'b'.repeat(32), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent' });
 let url: string;
 let close: () => Promise<void>;
 let auditStats: () => { records: number; batches: number } = () => ({ records: 0, batches: 0 });

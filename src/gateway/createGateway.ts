@@ -102,6 +102,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     [...sources.registry.keys()].filter((p) => [...supergraphPolicy.types.values()].some((t) => [...t.fields.values()].some((f) => maskFor(sources.registry, f, p)))),
   );
 
+  // Apollo Gateway otherwise exports usage metrics to Apollo every hour and, to describe its host,
+  // probes the AWS, GCP, Azure and Alibaba metadata endpoints: a privacy gateway phones no one.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
     buildService: ({ name }) => {
