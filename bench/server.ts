@@ -143,7 +143,7 @@ const tokens = {
 let peakRss = process.memoryUsage().rss;
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200).unref();
 process.on('message', async (m: { type: string }) => {
-  if (m.type === 'stats') process.send!({ type: 'stats', consentQueries: counters.consentQueries, requests: await served(), inFlight: await inFlight(), audit: auditStats(), rss: process.memoryUsage().rss, peakRss });
+  if (m.type === 'stats') process.send!({ type: 'stats', consentQueries: counters.consentQueries, requests: await served(), inFlight: await inFlight(), audit: auditStats(), rss: process.memoryUsage().rss, peakRss, cpu: process.cpuUsage() });
   if (m.type === 'stop') {
     await close();
     await store.drop();
