@@ -27,45 +27,11 @@ export interface ServeProcess {
 }
 
 /**
- * Starts `purposegate serve` as a real process and waits for "listening on". NODE_ENV is
+ * Starts `purposegate <args>` as a real process and waits for "listening on <url>". NODE_ENV is
  * production: outside tests Apollo would install its own signal handlers (it must not).
  */
-export async function spawnServe(env: Record<string, string>): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (b) => (output += b));
-  child.stderr!.on('data', (b) => (output += b));
-  const deadline = Date.now() + 90_000;
-  while (!/listening on (\S+)/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`serve did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    child,
-    url: /listening on (\S+)/.exec(output)![1],
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
-/** A `purposegate subgraph NAME` process and its URL. */
-export interface SubgraphProcess {
-  name: string;
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  /** Sends SIGTERM (if still running) and resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** Starts `purposegate subgraph NAME` on a free port and waits until it listens. */
-export async function spawnSubgraph(name: string, env: Record<string, string>): Promise<SubgraphProcess> {
-  const child = spawn(process.execPath, [BIN, 'subgraph', name], { env: { ...process.env, ...env, PORT: '0', NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnListening(args: string[], env: Record<string, string>): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (b) => (output += b));
   child.stderr!.on('data', (b) => (output += b));
@@ -73,12 +39,11 @@ export async function spawnSubgraph(name: string, env: Record<string, string>): 
   while (!/listening on (\S+)/.test(output)) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
-      throw new Error(`subgraph ${name} did not start:\n${output}`);
+      throw new Error(`${args.join(' ')} did not start:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    name,
     child,
     url: /listening on (\S+)/.exec(output)![1],
     output: () => output,
@@ -89,4 +54,19 @@ export async function spawnSubgraph(name: string, env: Record<string, string>): 
       return exited;
     },
   };
+}
+
+/** Starts `purposegate serve` and waits until it listens. */
+export function spawnServe(env: Record<string, string>): Promise<ServeProcess> {
+  return spawnListening(['serve'], env);
+}
+
+/** A `purposegate subgraph NAME` process and its URL. */
+export interface SubgraphProcess extends ServeProcess {
+  name: string;
+}
+
+/** Starts `purposegate subgraph NAME` on a free port and waits until it listens. */
+export async function spawnSubgraph(name: string, env: Record<string, string>): Promise<SubgraphProcess> {
+  return { name, ...(await spawnListening(['subgraph', name], { ...env, PORT: '0' })) };
 }

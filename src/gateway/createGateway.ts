@@ -12,7 +12,7 @@ import { RequestRejection } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { admitRequest, maskFor } from '../policy/index.js';
 import { DecisionLog, type RequestScope } from '../shield/index.js';
-import { createSubgraphSchema, loadPolicySources, readBody, sanitizeError, subgraphPolicyHash, SUBGRAPH_NAMES, type PolicySources, type Subgraph, type SubgraphName } from '../subgraphs/index.js';
+import { createSubgraphSchema, loadPolicySources, readBody, sanitizeError, sendJson, subgraphPolicyHash, SUBGRAPH_NAMES, type PolicySources, type Subgraph, type SubgraphName } from '../subgraphs/index.js';
 import { checkLimits, selectOperation, usesIntrospection } from './checkLimits.js';
 import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 import { createMetrics, type GatewayMetrics } from './createMetrics.js';
@@ -61,14 +61,6 @@ export interface Gateway {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const AUDIT_UNAVAILABLE_MESSAGE = 'The audit log cannot be written; no data is released.';
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
-}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];

@@ -38,7 +38,8 @@ export interface SubgraphServiceOptions {
   logger?: Logger;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** Sends `body` as a JSON response with its length. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
