@@ -18,7 +18,8 @@ export interface DecisionEntry {
  */
 export class DecisionLog {
   private readonly entries = new Map<string, DecisionEntry>();
-  private readonly made = new Map<string, { decision: Decision; entry: DecisionEntry }>();
+  /** Decisions made in this request, by coordinate then subscriber (no key strings built per value). */
+  private readonly made = new Map<string, Map<string, { decision: Decision; entry: DecisionEntry }>>();
 
   /**
    * The decision for one field of one subscriber in this request: made once by `decide`, then
@@ -26,15 +27,15 @@ export class DecisionLog {
    * purpose, policy) are fixed, so a 500-row page decides each column once, not 500 times.
    */
   decideOnce(subjectId: string, coordinate: string, decide: () => Decision): Decision {
-    const key = `${subjectId}\u0000${coordinate}`;
-    const hit = this.made.get(key);
+    let bySubject = this.made.get(coordinate);
+    if (!bySubject) this.made.set(coordinate, (bySubject = new Map()));
+    const hit = bySubject.get(subjectId);
     if (hit) {
       hit.entry.count++;
       return hit.decision;
     }
     const decision = decide();
-    this.record(subjectId, coordinate, decision);
-    this.made.set(key, { decision, entry: this.entries.get(this.keyOf(subjectId, coordinate, decision))! });
+    bySubject.set(subjectId, { decision, entry: this.record(subjectId, coordinate, decision) });
     return decision;
   }
 
@@ -43,18 +44,20 @@ export class DecisionLog {
     return `${subjectId}\u0000${coordinate}\u0000${decision.effect}\u0000${detail}\u0000${decision.consentEventId ?? ''}`;
   }
 
-  record(subscriberId: string, coordinate: string, decision: Decision): void {
+  /** Counts one value decided `decision`; returns the entry that counts it. */
+  record(subscriberId: string, coordinate: string, decision: Decision): DecisionEntry {
     const key = this.keyOf(subscriberId, coordinate, decision);
     const existing = this.entries.get(key);
     if (existing) {
       existing.count++;
-      return;
+      return existing;
     }
     const entry: DecisionEntry = { subscriberId, coordinate, effect: decision.effect, count: 1 };
     if (decision.effect === 'DENY') entry.reason = decision.reason;
     if (decision.effect === 'MASK') entry.strategy = decision.strategy;
     if (decision.consentEventId !== undefined) entry.consentEventId = decision.consentEventId;
     this.entries.set(key, entry);
+    return entry;
   }
 
   /** Merges decisions reported by another process (a remote subgraph). */
