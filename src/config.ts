@@ -16,6 +16,8 @@ export interface Limits {
   cost: number;
   /** Largest `first` of one page. @default 500 */
   first: number;
+  /** Directives in one operation, fragments expanded at each spread. @default 50 */
+  directives: number;
 }
 
 /** Everything the process is configured with, parsed and validated once at start. */
@@ -77,6 +79,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'LIMIT_REQUEST_BYTES', default: '65536', meaning: 'bytes per request body' },
   { name: 'LIMIT_COST', default: '60000', meaning: 'estimated fields resolved (list sizes multiply)' },
   { name: 'LIMIT_FIRST', default: '500', meaning: 'largest `first` per page' },
+  { name: 'LIMIT_DIRECTIVES', default: '50', meaning: 'directives per operation (fragments expanded)' },
 ];
 
 type Env = Record<string, string | undefined>;
@@ -126,6 +129,7 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
       requestBytes: int(env, 'LIMIT_REQUEST_BYTES', 65536, 256, 100_000_000),
       cost: int(env, 'LIMIT_COST', 60000, 1, 100_000_000),
       first: int(env, 'LIMIT_FIRST', 500, 1, 100_000),
+      directives: int(env, 'LIMIT_DIRECTIVES', 50, 0, 10_000),
     },
   };
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
