@@ -28,6 +28,8 @@ export interface Config {
   databaseUrl?: string;
   jwksUrl?: string;
   jwksFile?: string;
+  /** Who may act for whom in delegated tokens (RFC 8693 `act`); unset: no delegated token is accepted. */
+  actorsFile?: string;
   tokenIssuer: string;
   tokenAudience: string;
   /** Secret for HASH masks; generated in DATA_DIR when unset. */
@@ -62,6 +64,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', meaning: 'postgres://… switches every store to PostgreSQL' },
   { name: 'JWKS_URL', default: '(unset)', meaning: 'issuer JWKS to verify tokens against (production)' },
   { name: 'JWKS_FILE', default: '(unset)', meaning: 'issuer JWKS file (production)' },
+  { name: 'ACTORS_FILE', default: '(unset: no delegation)', meaning: 'JSON {"<sub>": ["<actor sub>", …]}: who may act for whom (`act`)' },
   { name: 'TOKEN_ISSUER', default: 'purposegate-local', meaning: 'required `iss` of tokens' },
   { name: 'TOKEN_AUDIENCE', default: 'purposegate', meaning: 'required `aud` of tokens' },
   { name: 'MASK_KEY', default: '(generated in DATA_DIR)', meaning: 'secret key of HASH masks' },
@@ -140,6 +143,7 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
   }
   if (jwksUrl) config.jwksUrl = jwksUrl;
   if (env.JWKS_FILE) config.jwksFile = resolve(cwd, env.JWKS_FILE);
+  if (env.ACTORS_FILE) config.actorsFile = resolve(cwd, env.ACTORS_FILE);
   if (jwksUrl && env.JWKS_FILE) throw new ConfigError('JWKS_FILE', 'unset when JWKS_URL is set (choose one)', env.JWKS_FILE);
   if (env.MASK_KEY !== undefined && env.MASK_KEY !== '') {
     if (env.MASK_KEY.length < 32) throw new ConfigError('MASK_KEY', 'a secret of at least 32 characters', '(too short)');

@@ -203,6 +203,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       try {
         verified = await options.verifyToken(bearer);
       } catch (err) {
+        // A token that verified but was refused (an actor not permitted) still names who sent it.
+        if (err instanceof AuthError && err.verified) outcome.caller = { ...err.verified.caller, jti: err.verified.jti, act: err.verified.act };
         throw new RequestRejection('UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.');
       }
       const { caller } = verified;

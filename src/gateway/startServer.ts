@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, type IssuerKey } from '../auth/index.js';
+import { createTokenVerifier, loadActorPolicy, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, type IssuerKey } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { openDb, type Db, type PgliteDb } from '../db/index.js';
 import { seedDemoData } from '../db/seedDemoData.js';
@@ -60,6 +60,7 @@ export async function startServer(
       registry: sources.registry,
       clockToleranceSec: config.clockToleranceSec,
       maxTokenAgeSec: config.tokenMaxAgeSec,
+      actors: config.actorsFile ? loadActorPolicy(config.actorsFile) : undefined,
     });
     let audit: AuditWriter | undefined;
     const onOutcome = async (o: RequestOutcome) => {
