@@ -44,6 +44,7 @@ export async function startServer(
   config: Config,
   options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number } = {},
 ): Promise<RunningServer> {
+  const actors = config.actorsFile ? loadActorPolicy(config.actorsFile) : undefined; // a bad file stops us before the store opens
   const db = options.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     const seeded = await seedOnFirstStart(db, config.seedSubscribers);
@@ -60,7 +61,7 @@ export async function startServer(
       registry: sources.registry,
       clockToleranceSec: config.clockToleranceSec,
       maxTokenAgeSec: config.tokenMaxAgeSec,
-      actors: config.actorsFile ? loadActorPolicy(config.actorsFile) : undefined,
+      actors,
     });
     let audit: AuditWriter | undefined;
     const onOutcome = async (o: RequestOutcome) => {
