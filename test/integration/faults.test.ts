@@ -227,5 +227,5 @@ describe('kill -9 under load, then a restart on the same DATA_DIR', () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { extensions: { audit: { recordId: string } } }).extensions.audit.recordId).toMatch(/^gw-/);
-  });
+  }, 180_000); // two starts, a few hundred requests and three CLI runs: slow on a loaded machine
 });
