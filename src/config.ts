@@ -19,6 +19,8 @@ export interface Limits {
   cost: number;
   /** Largest `first` of one page. @default 500 */
   first: number;
+  /** Directives in one operation, fragments expanded at each spread. @default 50 */
+  directives: number;
 }
 
 /** Everything the process is configured with, parsed and validated once at start. */
@@ -29,6 +31,8 @@ export interface Config {
   databaseUrl?: string;
   jwksUrl?: string;
   jwksFile?: string;
+  /** Who may act for whom in delegated tokens (RFC 8693 `act`); unset: no delegated token is accepted. */
+  actorsFile?: string;
   tokenIssuer: string;
   tokenAudience: string;
   /** Secret for HASH masks; generated in DATA_DIR when unset. */
@@ -72,6 +76,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', meaning: 'postgres://… switches every store to PostgreSQL' },
   { name: 'JWKS_URL', default: '(unset)', meaning: 'issuer JWKS to verify tokens against (production)' },
   { name: 'JWKS_FILE', default: '(unset)', meaning: 'issuer JWKS file (production)' },
+  { name: 'ACTORS_FILE', default: '(unset: no delegation)', meaning: 'JSON {"<sub>": ["<actor sub>", …]}: who may act for whom (`act`)' },
   { name: 'TOKEN_ISSUER', default: 'purposegate-local', meaning: 'required `iss` of tokens' },
   { name: 'TOKEN_AUDIENCE', default: 'purposegate', meaning: 'required `aud` of tokens' },
   { name: 'MASK_KEY', default: '(generated in DATA_DIR)', meaning: 'secret key of HASH masks' },
@@ -89,6 +94,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'LIMIT_REQUEST_BYTES', default: '65536', meaning: 'bytes per request body' },
   { name: 'LIMIT_COST', default: '60000', meaning: 'estimated fields resolved (list sizes multiply)' },
   { name: 'LIMIT_FIRST', default: '500', meaning: 'largest `first` per page' },
+  { name: 'LIMIT_DIRECTIVES', default: '50', meaning: 'directives per operation (fragments expanded)' },
   { name: 'PURPOSEGATE_CONFIG', default: '(unset)', meaning: 'a JSON file of these settings (flag: --config); flags and the environment override it' },
   { name: 'SUBGRAPH_URLS', default: '(unset: all in-process)', meaning: 'remote subgraphs, `name=url,…` (serve --subgraph name=url); needs DATABASE_URL' },
   { name: 'SUBGRAPH_TIMEOUT_MS', default: '10000', meaning: 'a remote subgraph slower than this fails its fields' },
@@ -167,6 +173,7 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
       requestBytes: int(env, 'LIMIT_REQUEST_BYTES', 65536, 256, 100_000_000),
       cost: int(env, 'LIMIT_COST', 60000, 1, 100_000_000),
       first: int(env, 'LIMIT_FIRST', 500, 1, 100_000),
+      directives: int(env, 'LIMIT_DIRECTIVES', 50, 0, 10_000),
     },
     subgraphUrls: subgraphUrls(env.SUBGRAPH_URLS),
     subgraphTimeoutMs: int(env, 'SUBGRAPH_TIMEOUT_MS', 10_000, 1, 600_000),
@@ -185,6 +192,7 @@ export function parseConfig(env: Env = process.env, cwd: string = process.cwd())
   }
   if (jwksUrl) config.jwksUrl = jwksUrl;
   if (env.JWKS_FILE) config.jwksFile = resolve(cwd, env.JWKS_FILE);
+  if (env.ACTORS_FILE) config.actorsFile = resolve(cwd, env.ACTORS_FILE);
   if (jwksUrl && env.JWKS_FILE) throw new ConfigError('JWKS_FILE', 'unset when JWKS_URL is set (choose one)', env.JWKS_FILE);
   if (env.MASK_KEY !== undefined && env.MASK_KEY !== '') {
     if (env.MASK_KEY.length < 32) throw new ConfigError('MASK_KEY', 'a secret of at least 32 characters', '(too short)');

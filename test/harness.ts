@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import type { AuditLeaf } from '../src/audit/index.js';
 import { mintToken, type MintClaims } from '../src/auth/index.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
@@ -193,4 +194,22 @@ export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } }
     close: () => db.close(),
   };
   return { db: wrapped, state };
+}
+
+/** The audit record a response names in `extensions.audit.recordId` (committed before the response). */
+export async function auditRecordOf(db: Db, res: GqlResponse): Promise<AuditLeaf> {
+  const recordId = res.body.extensions?.audit?.recordId;
+  expect(recordId, `extensions.audit.recordId in ${JSON.stringify(res.body)}`).toEqual(expect.any(String));
+  const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE record_id = $1', [recordId]);
+  expect(rows, `audit record ${recordId}`).toHaveLength(1);
+  return JSON.parse(rows[0].body) as AuditLeaf;
+}
+
+/** Asserts a request-level rejection that was audited: status, code, no data, and a record holding that rejection and no decision. */
+export async function expectAuditedRejection(db: Db, res: GqlResponse, status: number, code: string): Promise<AuditLeaf> {
+  expectRejected(res, status, code);
+  const leaf = await auditRecordOf(db, res);
+  expect(leaf.rejection).toEqual({ code, status });
+  expect(leaf.decisions).toEqual([]);
+  return leaf;
 }

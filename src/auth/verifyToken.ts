@@ -15,6 +15,12 @@ export interface VerifiedToken {
   act?: unknown;
 }
 
+/** Who may act for whom (RFC 8693 `act`): a token subject → the actor subjects it may be delegated to. */
+export type ActorPolicy = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** Deepest delegation chain accepted (`act` within `act`). */
+export const MAX_ACTOR_CHAIN = 5;
+
 /** Options of a token verifier. */
 export interface TokenVerifierOptions {
   keys: JWTVerifyGetKey;
@@ -25,12 +31,21 @@ export interface TokenVerifierOptions {
   clockToleranceSec?: number;
   /** Longest accepted token lifetime (exp - iat) and age, in seconds. @default 86400 */
   maxTokenAgeSec?: number;
+  /**
+   * The actors each subject may be delegated to (ACTORS_FILE). A token with an `act` claim is
+   * accepted only when every actor of its chain is listed for its `sub`; without a policy, no
+   * delegated token is accepted. @default undefined (no delegation)
+   */
+  actors?: ActorPolicy;
 }
 
 /**
  * Verifies an RFC 9068 access token (`typ: at+jwt`) against the issuer's keys with a pinned
  * algorithm list, requires iss/aud/exp/iat/sub/jti, and checks our claims: `kind`, `purposes`
- * (an array of registry purposes) and `agency` (required for partners and agents).
+ * (an array of registry purposes) and `agency` (required for partners and agents). A delegated
+ * token (`act`, RFC 8693) is accepted only for actors that `actors` permits for its `sub`: the
+ * issuer's signature says who acts, the operator's policy says who may (a claim such as
+ * `may_act` inside the same token cannot authorise its own actor).
  */
 export function createTokenVerifier(options: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
   return async (token) => {
@@ -64,18 +79,32 @@ export function createTokenVerifier(options: TokenVerifierOptions): (token: stri
     const unknown = purposes.find((p) => !options.registry.has(p as string));
     if (unknown !== undefined) throw new AuthError(`Token claim "purposes" names unknown purpose "${String(unknown)}".`);
     if ((kind === 'partner' || kind === 'agent') && (typeof agency !== 'string' || agency === '')) {
-      throw new AuthError(`A ${kind} token must carry an "agency" claim.`);
+      throw new AuthError(`${kind === 'agent' ? 'An' : 'A'} ${kind} token must carry an "agency" claim.`);
     }
     if (agency !== undefined && typeof agency !== 'string') throw new AuthError('Token claim "agency" must be a string.');
-    if (act !== undefined && (typeof act !== 'object' || act === null || typeof (act as { sub?: unknown }).sub !== 'string')) {
-      throw new AuthError('Token claim "act" must be an object with a "sub".');
-    }
+    const actors = act === undefined ? [] : actorChain(act);
     const caller: Caller = { sub: sub as string, kind: kind as CallerKind, purposes: purposes as string[] };
     if (typeof agency === 'string') caller.agency = agency;
     const verified: VerifiedToken = { caller, jti: jti as string };
     if (act !== undefined) verified.act = act;
+    const permitted = options.actors?.get(caller.sub);
+    const refused = actors.find((actor) => !permitted?.has(actor));
+    if (refused !== undefined) throw new AuthError(`Actor "${refused}" is not permitted to act for "${caller.sub}" (token claim "act").`, verified);
     return verified;
   };
+}
+
+/** The actor subjects of an RFC 8693 `act` claim, current actor first, prior actors after it. */
+function actorChain(act: unknown): string[] {
+  const chain: string[] = [];
+  for (let link = act; link !== undefined; link = (link as { act?: unknown }).act) {
+    if (typeof link !== 'object' || link === null || typeof (link as { sub?: unknown }).sub !== 'string' || (link as { sub: string }).sub === '') {
+      throw new AuthError('Token claim "act" must be an object with a non-empty "sub" at every level.');
+    }
+    chain.push((link as { sub: string }).sub);
+    if (chain.length > MAX_ACTOR_CHAIN) throw new AuthError(`Token claim "act" nests more than ${MAX_ACTOR_CHAIN} actors.`);
+  }
+  return chain;
 }
 
 function describe(err: unknown): string {

@@ -1,7 +1,12 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   Kind,
+  validate,
+  type DirectiveNode,
   type DocumentNode,
   type FragmentDefinitionNode,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
@@ -34,35 +39,77 @@ export function selectOperation(doc: DocumentNode, operationName: string | undef
   return ops.length === 1 ? ops[0] : undefined;
 }
 
+const tooComplex = (what: string) => new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the ${what}.`);
+
 /**
- * Enforces the query limits on a parsed operation: depth, aliases, root fields, `first` per page
- * and an estimated cost in which list sizes multiply. Fragments are expanded (cycles are cut:
- * GraphQL validation refuses them anyway). Throws RequestRejection(QUERY_TOO_COMPLEX).
+ * Enforces the query limits on a parsed document, before GraphQL validation and execution; throws
+ * RequestRejection(QUERY_TOO_COMPLEX) naming the first limit exceeded.
+ *
+ * Depth and aliases are graphql-armor's validation rules (every operation of the document; each
+ * fragment spread counted where it is spread, introspection included, `__typename` aliases too).
+ * Root fields, directives, `first` per page and cost are counted here, on the operation that will
+ * run, with fragments expanded at each spread: graphql-armor has no root-field rule; its
+ * max-directives (2.3.1) drops the directives written on a fragment spread when the same fragment
+ * is spread again (`...F @a @a ...F @a @a` counts 2), so it cannot hold a limit; and its
+ * cost-limit reads only literal `first`/`last` (a `first: $n` variable costs as 1) and knows
+ * neither our default page sizes nor the expected sizes of plain lists.
  */
 export function checkLimits(
+  schema: GraphQLSchema,
   doc: DocumentNode,
-  operation: OperationDefinitionNode,
+  operation: OperationDefinitionNode | undefined,
   variables: Record<string, unknown>,
   limits: Limits,
 ): void {
+  let rejection: RequestRejection | undefined;
+  const reject = (what: string) => () => {
+    rejection ??= tooComplex(what);
+  };
+  // Every option set explicitly: a limit must not depend on a library default.
+  validate(schema, doc, [
+    maxDepthRule({
+      n: limits.depth,
+      ignoreIntrospection: false,
+      flattenFragments: true, // depth of fields: a fragment adds no level of its own
+      exposeLimits: false,
+      errorMessage: 'Depth limit exceeded.',
+      propagateOnRejection: false,
+      onAccept: [],
+      onReject: [reject(`depth limit of ${limits.depth}`)],
+    }),
+    maxAliasesRule({
+      n: limits.aliases,
+      allowList: [], // aliasing __typename is still an alias
+      exposeLimits: false,
+      errorMessage: 'Alias limit exceeded.',
+      propagateOnRejection: false,
+      onAccept: [],
+      onReject: [reject(`alias limit of ${limits.aliases}`)],
+    }),
+  ]);
+  if (rejection) throw rejection;
+  if (!operation) return; // no operation to run: GraphQL validation answers
+
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const rootFields = countRootFields(operation.selectionSet, fragments, new Set());
+  if (rootFields > limits.rootFields) throw tooComplex(`root field limit of ${limits.rootFields}`);
 
   const defaults = new Map<string, ValueNode>();
   for (const v of operation.variableDefinitions ?? []) if (v.defaultValue) defaults.set(v.variable.name.value, v.defaultValue);
-  let aliases = 0;
-  let maxDepth = 0;
-  const tooComplex = (what: string) => new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the ${what}.`);
+  let directives = 0;
+  const countDirectives = (nodes: readonly DirectiveNode[] | undefined) => {
+    directives += nodes?.length ?? 0;
+    if (directives > limits.directives) throw tooComplex(`directive limit of ${limits.directives}`);
+  };
+  countDirectives(operation.directives);
+  for (const v of operation.variableDefinitions ?? []) countDirectives(v.directives);
 
-  const walk = (set: SelectionSetNode, depth: number, multiplier: number, seen: ReadonlySet<string>): number => {
+  const walk = (set: SelectionSetNode, multiplier: number, seen: ReadonlySet<string>): number => {
     let cost = 0;
     for (const sel of set.selections) {
+      countDirectives(sel.directives);
       if (sel.kind === Kind.FIELD) {
-        if (sel.alias) aliases++;
-        if (aliases > limits.aliases) throw tooComplex(`alias limit of ${limits.aliases}`);
-        const d = depth + 1;
-        if (d > maxDepth) maxDepth = d;
-        if (maxDepth > limits.depth) throw tooComplex(`depth limit of ${limits.depth}`);
         cost += multiplier;
         if (cost > limits.cost) throw tooComplex(`cost limit of ${limits.cost}`);
         if (sel.selectionSet) {
@@ -73,23 +120,24 @@ export function checkLimits(
           if (firstArg && first === undefined) first = limits.first;
           if (first !== undefined && first > limits.first) throw tooComplex(`page size limit of ${limits.first} (first: ${first})`);
           first ??= DEFAULT_FIRST[name] ?? LIST_SIZES[name] ?? 1;
-          cost += walk(sel.selectionSet, d, multiplier * Math.max(1, first), seen);
+          cost += walk(sel.selectionSet, multiplier * Math.max(1, first), seen);
           if (cost > limits.cost) throw tooComplex(`cost limit of ${limits.cost}`);
         }
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(sel.selectionSet, depth, multiplier, seen);
+        cost += walk(sel.selectionSet, multiplier, seen);
       } else {
+        // Fragments are expanded at each spread; a cycle is cut (GraphQL validation refuses it).
         const name = sel.name.value;
         const frag = fragments.get(name);
-        if (frag && !seen.has(name)) cost += walk(frag.selectionSet, depth, multiplier, new Set([...seen, name]));
+        if (frag && !seen.has(name)) {
+          countDirectives(frag.directives);
+          cost += walk(frag.selectionSet, multiplier, new Set([...seen, name]));
+        }
       }
     }
     return cost;
   };
-
-  const rootFields = countRootFields(operation.selectionSet, fragments, new Set());
-  if (rootFields > limits.rootFields) throw tooComplex(`root field limit of ${limits.rootFields}`);
-  walk(operation.selectionSet, 0, 1, new Set());
+  walk(operation.selectionSet, 1, new Set());
 }
 
 function countRootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>): number {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { buildSchema, GraphQLError, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { buildSchema, type GraphQLSchema } from 'graphql';
 import { readPolicyMap, type PolicyMap } from '../../directives/index.js';
 import { AuthError, type IssuerKey, type VerifiedToken } from '../auth/index.js';
 import type { Config } from '../config.js';
@@ -18,6 +18,7 @@ import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 import { createMetrics, type GatewayMetrics } from './createMetrics.js';
 import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.js';
 import { maskedPaths } from './maskedPaths.js';
+import { parseDocument } from './parseDocument.js';
 import { RateLimiter } from './RateLimiter.js';
 import { RemoteSubgraphDataSource } from './RemoteSubgraphDataSource.js';
 import type { OutcomeSink, RequestOutcome } from './RequestOutcome.js';
@@ -224,6 +225,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       try {
         verified = await options.verifyToken(bearer);
       } catch (err) {
+        // A token that verified but was refused (an actor not permitted) still names who sent it.
+        if (err instanceof AuthError && err.verified) outcome.caller = { ...err.verified.caller, jti: err.verified.jti, act: err.verified.act };
         throw new RequestRejection('UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.');
       }
       const { caller } = verified;
@@ -245,21 +248,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (!admission.ok) throw new RequestRejection(admission.code, admission.message);
 
       // 3. Limits.
-      let doc: DocumentNode;
-      try {
-        doc = parse(query, { maxTokens: config.limits.tokens });
-      } catch (err) {
-        const message = err instanceof GraphQLError ? err.message : 'The query could not be parsed.';
-        // graphql-js: "Document contains more that N tokens. Parsing aborted."
-        throw /Document contains more th\w+ \d+ tokens/.test(message)
-          ? new RequestRejection('QUERY_TOO_COMPLEX', `The query exceeds the token limit of ${config.limits.tokens}.`)
-          : new RequestRejection('GRAPHQL_PARSE_FAILED', message);
-      }
+      const doc = parseDocument(query, config.limits.tokens);
       if (caller.kind !== 'internal' && usesIntrospection(doc)) {
         throw new RequestRejection('GRAPHQL_VALIDATION_FAILED', 'Introspection is only available to internal callers.');
       }
       const operation = selectOperation(doc, typeof operationName === 'string' ? operationName : undefined);
-      if (operation) checkLimits(doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
+      checkLimits(apiSchema, doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
       if (operation?.operation === 'mutation' && options.auditHealthy && !options.auditHealthy()) {
         // A mutation writes before its record exists: do not start one while the log is failing.
         throw new RequestRejection('AUDIT_UNAVAILABLE', AUDIT_UNAVAILABLE_MESSAGE);

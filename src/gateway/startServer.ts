@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createTokenVerifier, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, loadOrCreateSigningKey, type IssuerKey } from '../auth/index.js';
+import { createTokenVerifier, loadActorPolicy, loadKeySet, loadOrCreateIssuerKey, loadOrCreateSecret, loadOrCreateSigningKey, type IssuerKey } from '../auth/index.js';
 import { createLogger, type Logger } from '../logger.js';
 import { closeGracefully } from '../subgraphs/index.js';
 import type { Config } from '../config.js';
@@ -48,6 +48,7 @@ export async function startServer(
   options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number; logger?: Logger } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'gateway' });
+  const actors = config.actorsFile ? loadActorPolicy(config.actorsFile) : undefined; // a bad file stops us before the store opens
   const db = options.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   try {
     const seeded = await seedOnFirstStart(db, config.seedSubscribers);
@@ -64,6 +65,7 @@ export async function startServer(
       registry: sources.registry,
       clockToleranceSec: config.clockToleranceSec,
       maxTokenAgeSec: config.tokenMaxAgeSec,
+      actors,
     });
     let audit: AuditWriter | undefined;
     const onOutcome = async (o: RequestOutcome) => {

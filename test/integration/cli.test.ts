@@ -153,6 +153,8 @@ describe('configuration errors', () => {
     [{ PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535; got "eighty".'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must be a postgres: or postgresql: URL; got "mysql://x".'],
     [{ LIMIT_DEPTH: '0' }, 'LIMIT_DEPTH must be an integer from 1 to 1000; got "0".'],
+    [{ LIMIT_DIRECTIVES: 'many' }, 'LIMIT_DIRECTIVES must be an integer from 0 to 10000; got "many".'],
+    [{ ACTORS_FILE: '/nonexistent/actors.json' }, `ACTORS_FILE must be a readable JSON file; got "/nonexistent/actors.json (ENOENT: no such file or directory, open '/nonexistent/actors.json')".`],
   ])('%o stops serve with a message naming the variable', async (bad, message) => {
     const r = await cli(['serve'], { DATA_DIR: mkdtempSync(join(tmpdir(), 'pg-cfg-')), ...bad });
     expect(r.code).not.toBe(0);

@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPair, SignJWT, base64url } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../fixtures/subscribers.js';
-import { expectRejected, startTestGateway, type TestGateway } from '../harness.js';
+import { auditRecordOf, expectAuditedRejection, expectRejected, startTestGateway, type TestGateway } from '../harness.js';
 
 const Q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`;
 
@@ -9,17 +12,18 @@ describe('request-level rejections (SPEC §4 table)', () => {
   let gw: TestGateway;
   const sign = async (
     claims: Record<string, unknown>,
-    over: { alg?: string; typ?: string; key?: CryptoKey | Uint8Array; iss?: string; aud?: string; exp?: number; iat?: number } = {},
+    over: { alg?: string; typ?: string; kid?: string; key?: CryptoKey | Uint8Array; iss?: string; aud?: string; exp?: number; iat?: number; nbf?: number } = {},
   ) => {
     const now = Math.floor(Date.now() / 1000);
     const jwt = new SignJWT({ kind: 'internal', purposes: ['BILLING'], ...claims })
-      .setProtectedHeader({ alg: over.alg ?? 'EdDSA', typ: over.typ ?? 'at+jwt', kid: gw.server.issuerKey.kid })
+      .setProtectedHeader({ alg: over.alg ?? 'EdDSA', typ: over.typ ?? 'at+jwt', kid: over.kid ?? gw.server.issuerKey.kid })
       .setSubject('svc')
       .setIssuer(over.iss ?? gw.config.tokenIssuer)
       .setAudience(over.aud ?? gw.config.tokenAudience)
       .setIssuedAt(over.iat ?? now)
       .setJti('j1')
       .setExpirationTime(over.exp ?? now + 300);
+    if (over.nbf !== undefined) jwt.setNotBefore(over.nbf);
     return jwt.sign(over.key ?? gw.server.issuerKey.privateKey);
   };
 
@@ -28,14 +32,17 @@ describe('request-level rejections (SPEC §4 table)', () => {
   });
   afterAll(() => gw.close());
 
-  it.each<[string, () => Promise<string | null>]>([
-    ['no token', async () => null],
-    ['a malformed token', async () => 'not.a.jwt'],
-    ['an expired token', () => sign({}, { exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 })],
-    ['a token signed by another key', async () => sign({}, { key: (await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey })],
-    ['a wrong issuer', () => sign({}, { iss: 'https://evil.example' })],
-    ['a wrong audience', () => sign({}, { aud: 'someone-else' })],
-    ['typ JWT instead of at+jwt', () => sign({}, { typ: 'JWT' })],
+  it.each<[string, () => Promise<string | null>, RegExp]>([
+    ['no token', async () => null, /Send an access token/],
+    ['a malformed token', async () => 'not.a.jwt', /malformed/],
+    ['an expired token', () => sign({}, { exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 }), /expired/],
+    ['a token signed by another key', async () => sign({}, { key: (await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey }), /signature is not valid/],
+    ['an unknown kid (signed by the issuer key)', () => sign({}, { kid: 'no-such-key' }), /not signed by a known key/],
+    ['an unknown kid (signed by another key)', async () => sign({}, { kid: 'attacker-key', key: (await generateKeyPair('EdDSA', { crv: 'Ed25519' })).privateKey }), /not signed by a known key/],
+    ['nbf in the future', () => sign({}, { nbf: Math.floor(Date.now() / 1000) + 3600 }), /"nbf" claim/],
+    ['a wrong issuer', () => sign({}, { iss: 'https://evil.example' }), /"iss" claim/],
+    ['a wrong audience', () => sign({}, { aud: 'someone-else' }), /"aud" claim/],
+    ['typ JWT instead of at+jwt', () => sign({}, { typ: 'JWT' }), /"typ" claim/],
     [
       'alg none',
       async () => {
@@ -44,6 +51,7 @@ describe('request-level rejections (SPEC §4 table)', () => {
         const p = base64url.encode(JSON.stringify({ sub: 'svc', kind: 'internal', purposes: ['BILLING'], iss: gw.config.tokenIssuer, aud: gw.config.tokenAudience, iat: now, exp: now + 300, jti: 'x' }));
         return `${h}.${p}.`;
       },
+      /algorithm that is not accepted/,
     ],
     [
       'HS256 signed with the public key',
@@ -51,6 +59,7 @@ describe('request-level rejections (SPEC §4 table)', () => {
         const { kty, crv, x } = gw.server.issuerKey.publicJwk;
         return sign({}, { alg: 'HS256', key: new TextEncoder().encode(JSON.stringify({ kty, crv, x })) });
       },
+      /algorithm that is not accepted/,
     ],
     [
       'a tampered payload with the old signature',
@@ -59,14 +68,19 @@ describe('request-level rejections (SPEC §4 table)', () => {
         const p = base64url.encode(JSON.stringify({ sub: 'svc', kind: 'internal', purposes: ['LAW_ENFORCEMENT'], iss: gw.config.tokenIssuer, aud: gw.config.tokenAudience, iat: 1, exp: 9999999999, jti: 'x' }));
         return `${h}.${p}.${s}`;
       },
+      /signature is not valid/,
     ],
-    ['purposes that is not an array', () => sign({ purposes: 'BILLING' })],
-    ['purposes naming an unknown purpose', () => sign({ purposes: ['BILLING', 'SELLING'] })],
-    ['a partner without agency', () => sign({ kind: 'partner' })],
-    ['an unknown kind', () => sign({ kind: 'root' })],
-  ])('%s → 401 UNAUTHENTICATED', async (_name, token) => {
+    ['purposes that is not an array', () => sign({ purposes: 'BILLING' }), /"purposes" must be an array/],
+    ['purposes naming an unknown purpose', () => sign({ purposes: ['BILLING', 'SELLING'] }), /unknown purpose "SELLING"/],
+    ['a partner without agency', () => sign({ kind: 'partner' }), /A partner token must carry an "agency" claim/],
+    ['an agent without agency', () => sign({ kind: 'agent' }), /An agent token must carry an "agency" claim/],
+    ['an unknown kind', () => sign({ kind: 'root' }), /"kind" must be one of/],
+    ['an act chain naming an actor no policy permits', () => sign({ act: { sub: 'rogue-bot' } }), /Actor "rogue-bot" is not permitted to act for "svc"/],
+    ['an act claim without a sub', () => sign({ act: { client_id: 'x' } }), /"act" must be an object with a non-empty "sub"/],
+  ])('%s → 401 UNAUTHENTICATED, audited, no data', async (_name, token, message) => {
     const res = await gw.gql(Q, { token: await token(), purpose: 'BILLING' });
-    expectRejected(res, 401, 'UNAUTHENTICATED');
+    await expectAuditedRejection(gw.db, res, 401, 'UNAUTHENTICATED');
+    expect(res.body.errors![0].message).toMatch(message);
     expect(JSON.stringify(res.body)).not.toContain(FIXTURES.adult.fullName);
   });
 
@@ -76,10 +90,11 @@ describe('request-level rejections (SPEC §4 table)', () => {
     ['a purpose not in the token', { purpose: 'MARKETING' }, 403, 'PURPOSE_NOT_PERMITTED'],
     ['EMERGENCY_SERVICES without an incident reference', { purpose: 'EMERGENCY_SERVICES' }, 403, 'PURPOSE_REF_REQUIRED'],
     ['LAW_ENFORCEMENT without a legal process reference', { purpose: 'LAW_ENFORCEMENT' }, 403, 'PURPOSE_REF_REQUIRED'],
-  ] as const)('%s → %i %s', async (_name, o, status, code) => {
+  ] as const)('%s → %i %s, audited', async (_name, o, status, code) => {
     const token = await gw.mint({ kind: 'internal', purposes: ['BILLING', 'EMERGENCY_SERVICES', 'LAW_ENFORCEMENT'] });
     const res = await gw.gql(Q, { token, purpose: o.purpose ?? undefined });
-    expectRejected(res, status, code);
+    const leaf = await expectAuditedRejection(gw.db, res, status, code);
+    expect(leaf.caller?.sub).toBe('svc-test');
   });
 
   it.each([
@@ -147,5 +162,58 @@ describe('request-level rejections (SPEC §4 table)', () => {
     expect(b.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const rejected = await gw.gql(Q, { token: null, purpose: 'BILLING', headers: { 'x-request-id': 'req-456' } });
     expect(rejected.headers.get('x-request-id')).toBe('req-456');
+  });
+});
+
+describe('delegated tokens (RFC 8693 act): only actors ACTORS_FILE permits for the subject', () => {
+  let gw: TestGateway;
+  const token = (sub: string, act: Record<string, unknown>) =>
+    new SignJWT({ kind: 'internal', purposes: ['BILLING'], act })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: gw.server.issuerKey.kid })
+      .setSubject(sub)
+      .setIssuer(gw.config.tokenIssuer)
+      .setAudience(gw.config.tokenAudience)
+      .setIssuedAt()
+      .setJti(`j-${sub}-${JSON.stringify(act).length}`)
+      .setExpirationTime('5m')
+      .sign(gw.server.issuerKey.privateKey);
+
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'purposegate-actors-'));
+    const file = join(dir, 'actors.json');
+    writeFileSync(file, JSON.stringify({ 'svc-billing': ['assistant-bot', 'ops-console'], 'svc-other': ['rogue-bot'] }));
+    gw = await startTestGateway({ env: { ACTORS_FILE: file } });
+  });
+  afterAll(async () => {
+    await gw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a permitted actor is served, and the whole chain is logged', async () => {
+    const res = await gw.gql(Q, { token: await token('svc-billing', { sub: 'assistant-bot', act: { sub: 'ops-console' } }), purpose: 'BILLING' });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ subscriber: { fullName: FIXTURES.adult.fullName } });
+    const leaf = await auditRecordOf(gw.db, res);
+    expect(leaf.caller).toMatchObject({ sub: 'svc-billing', act: { sub: 'assistant-bot', act: { sub: 'ops-console' } } });
+  });
+
+  it.each<[string, string, Record<string, unknown>, string]>([
+    ['an actor not listed for the subject', 'svc-billing', { sub: 'rogue-bot' }, 'rogue-bot'],
+    ['a permitted actor acting through a prior actor that is not', 'svc-billing', { sub: 'assistant-bot', act: { sub: 'rogue-bot' } }, 'rogue-bot'],
+    ['an actor listed for another subject only', 'svc-crm', { sub: 'assistant-bot' }, 'assistant-bot'],
+    ['the subject acting for itself', 'svc-billing', { sub: 'svc-billing' }, 'svc-billing'],
+  ])('%s → 401 UNAUTHENTICATED naming the actor; audited with the caller and its chain', async (_name, sub, act, actor) => {
+    const res = await gw.gql(Q, { token: await token(sub, act), purpose: 'BILLING' });
+    const leaf = await expectAuditedRejection(gw.db, res, 401, 'UNAUTHENTICATED');
+    expect(res.body.errors![0].message).toBe(`Actor "${actor}" is not permitted to act for "${sub}" (token claim "act").`);
+    expect(leaf.caller).toMatchObject({ sub, kind: 'internal', act });
+    expect(JSON.stringify(res.body)).not.toContain(FIXTURES.adult.fullName);
+  });
+
+  it('a chain deeper than 5 actors → 401', async () => {
+    let act: Record<string, unknown> = { sub: 'assistant-bot' };
+    for (let i = 0; i < 5; i++) act = { sub: 'assistant-bot', act };
+    expectRejected(await gw.gql(Q, { token: await token('svc-billing', act), purpose: 'BILLING' }), 401, 'UNAUTHENTICATED');
   });
 });
