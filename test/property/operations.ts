@@ -1,0 +1,240 @@
+import fc from 'fast-check';
+
+/**
+ * Random GraphQL operations over the whole subscriber schema, as a logical tree (FieldSel) that is
+ * rendered to a document with random aliases, named fragments, inline fragments (on the object
+ * type, on `Node`, without a type condition), `__typename`, `@skip` and duplicated fields. The
+ * oracle walks the same tree, merged the way GraphQL merges fields that share a response key.
+ */
+
+/** How a field is placed in its selection set. */
+export type Wrap = 'plain' | 'inline' | 'bare' | 'named' | 'node';
+
+/** An argument value: a literal, or the page cursor that ends at a subscriber id. */
+export type ArgValue = string | number | { cursorAfter: string };
+
+/** One selected field. `alias` and `dropped` are set by finalise(). */
+export interface FieldSel {
+  name: string;
+  args?: Array<[string, ArgValue]>;
+  wantAlias: boolean;
+  wrap: Wrap;
+  /** Rendered with `@skip(if: true)` (or `@include(if: false)`): absent from the response. */
+  skip: boolean;
+  children?: FieldSel[];
+  alias?: string;
+  dropped?: boolean;
+}
+
+/** The operation: its root selections. */
+export interface Operation {
+  roots: FieldSel[];
+}
+
+/** Object types of the API and their leaf fields (src/generated/api.graphql). */
+export const LEAVES = {
+  Subscriber: ['id', 'msisdn', 'fullName', 'email', 'postalAddress', 'dateOfBirth', 'agencyId', 'directoryListing'],
+  Device: ['imei', 'imsi', 'iccid', 'macAddress', 'model', 'manufacturer', 'osVersion'],
+  Location: ['cellId', 'latitude', 'longitude', 'accuracyMeters', 'observedAt'],
+  CallDetailRecord: ['id', 'callingNumber', 'calledNumber', 'startedAt', 'durationSeconds', 'direction', 'cellId'],
+  BillingAccount: ['balance', 'currency'],
+  PaymentCard: ['brand', 'last4', 'expiry'],
+  Invoice: ['id', 'period', 'amount'],
+  Consent: ['purpose', 'state', 'source', 'at'],
+  PageInfo: ['endCursor', 'hasNextPage'],
+} as const;
+
+/** The type of each object-valued field, by parent type. */
+export const OBJECT_FIELDS: Record<string, Record<string, string>> = {
+  Query: { subscriber: 'Subscriber', subscriberByMsisdn: 'Subscriber', subscribers: 'SubscriberConnection', node: 'Node' },
+  Subscriber: { devices: 'Device', lastKnownLocation: 'Location', callDetailRecords: 'CallDetailRecordConnection', billingAccount: 'BillingAccount', consents: 'Consent' },
+  SubscriberConnection: { nodes: 'Subscriber', pageInfo: 'PageInfo' },
+  CallDetailRecordConnection: { nodes: 'CallDetailRecord', pageInfo: 'PageInfo' },
+  BillingAccount: { paymentCard: 'PaymentCard', invoices: 'Invoice' },
+  Node: {},
+};
+
+const wrapArb: fc.Arbitrary<Wrap> = fc.oneof(
+  { weight: 12, arbitrary: fc.constant<Wrap>('plain') },
+  { weight: 2, arbitrary: fc.constant<Wrap>('inline') },
+  { weight: 1, arbitrary: fc.constant<Wrap>('bare') },
+  { weight: 3, arbitrary: fc.constant<Wrap>('named') },
+  { weight: 2, arbitrary: fc.constant<Wrap>('node') },
+);
+const aliasArb = fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+const skipArb = fc.oneof({ weight: 19, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+
+function leafArb(type: keyof typeof LEAVES): fc.Arbitrary<FieldSel> {
+  return fc.record({
+    name: fc.oneof({ weight: 12, arbitrary: fc.constantFrom<string>(...LEAVES[type]) }, { weight: 1, arbitrary: fc.constant('__typename') }),
+    wantAlias: aliasArb,
+    wrap: wrapArb,
+    skip: skipArb,
+  });
+}
+
+function objectArb(name: string, children: fc.Arbitrary<FieldSel[]>, args: fc.Arbitrary<Array<[string, ArgValue]> | undefined> = fc.constant(undefined)): fc.Arbitrary<FieldSel> {
+  return fc.record({ name: fc.constant(name), args, wantAlias: aliasArb, wrap: wrapArb, skip: skipArb, children }).map((f) => {
+    if (f.args === undefined) delete f.args;
+    return f;
+  });
+}
+
+const set = (items: fc.Arbitrary<FieldSel>, max: number) => fc.array(items, { minLength: 1, maxLength: max });
+
+const pageInfo = objectArb('pageInfo', set(leafArb('PageInfo'), 3));
+const deviceSet = set(leafArb('Device'), 6);
+const locationSet = set(leafArb('Location'), 5);
+const cdrConnection = objectArb(
+  'callDetailRecords',
+  set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', set(leafArb('CallDetailRecord'), 6)) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
+  fc.option(fc.integer({ min: 0, max: 4 }).map((n): Array<[string, ArgValue]> => [['first', n]]), { nil: undefined, freq: 4 }),
+);
+const billingSet = set(
+  fc.oneof(
+    { weight: 3, arbitrary: leafArb('BillingAccount') },
+    { weight: 2, arbitrary: objectArb('paymentCard', set(leafArb('PaymentCard'), 4)) },
+    { weight: 2, arbitrary: objectArb('invoices', set(leafArb('Invoice'), 4)) },
+  ),
+  5,
+);
+
+function leafTypename(): fc.Arbitrary<FieldSel> {
+  return fc.record({ name: fc.constant('__typename'), wantAlias: aliasArb, wrap: wrapArb, skip: fc.constant(false) });
+}
+
+/** A selection set on Subscriber: leaves and every nested container. */
+export const subscriberSet: fc.Arbitrary<FieldSel[]> = set(
+  fc.oneof(
+    { weight: 10, arbitrary: leafArb('Subscriber') },
+    { weight: 2, arbitrary: objectArb('devices', deviceSet) },
+    { weight: 2, arbitrary: objectArb('lastKnownLocation', locationSet) },
+    { weight: 2, arbitrary: cdrConnection },
+    { weight: 2, arbitrary: objectArb('billingAccount', billingSet) },
+    { weight: 1, arbitrary: objectArb('consents', set(leafArb('Consent'), 4)) },
+  ),
+  8,
+);
+
+/** Root selections: subscriber(id), node(id), subscriberByMsisdn, subscribers(first, after). */
+export function rootArb(pools: { ids: readonly string[]; msisdns: readonly string[]; listedIds: readonly string[] }): fc.Arbitrary<FieldSel> {
+  const id = fc.constantFrom(...pools.ids);
+  const byId = (name: string) => objectArb(name, subscriberSet, id.map((v): Array<[string, ArgValue]> => [['id', v]]));
+  const byMsisdn = objectArb('subscriberByMsisdn', subscriberSet, fc.constantFrom(...pools.msisdns).map((v): Array<[string, ArgValue]> => [['msisdn', v]]));
+  const listArgs = fc
+    .tuple(fc.integer({ min: 0, max: 6 }), fc.option(fc.constantFrom(...pools.listedIds), { nil: undefined, freq: 2 }))
+    .map(([first, after]): Array<[string, ArgValue]> => (after === undefined ? [['first', first]] : [['first', first], ['after', { cursorAfter: after }]]));
+  const list = objectArb(
+    'subscribers',
+    set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', subscriberSet) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
+    listArgs,
+  );
+  return fc.oneof({ weight: 4, arbitrary: byId('subscriber') }, { weight: 2, arbitrary: byId('node') }, { weight: 2, arbitrary: byMsisdn }, { weight: 3, arbitrary: list });
+}
+
+/** A whole operation: two to five root fields (five is the default root field limit). */
+export function operationArb(pools: Parameters<typeof rootArb>[0]): fc.Arbitrary<Operation> {
+  return fc.array(rootArb(pools), { minLength: 2, maxLength: 5 }).map((roots) => finalise({ roots }, 30));
+}
+
+const signature = (f: FieldSel) => `${f.name}(${JSON.stringify(f.args ?? [])})`;
+
+/**
+ * Gives every field a unique response key per (merged) selection set: a wanted alias, or one
+ * needed because another field with different arguments already holds the name. Fields that
+ * share a key and a signature are merged, as GraphQL does; fields over the alias budget are dropped.
+ */
+export function finalise(op: Operation, aliasBudget: number): Operation {
+  const budget = { left: aliasBudget, next: 0 };
+  const visit = (fields: FieldSel[]) => {
+    const sigByKey = new Map<string, string>();
+    const groups = new Map<string, FieldSel[]>();
+    for (const f of fields) {
+      const sig = signature(f);
+      const clash = sigByKey.has(f.name) && sigByKey.get(f.name) !== sig;
+      if (f.wantAlias || clash) {
+        if (budget.left > 0) {
+          f.alias = `a${budget.next++}`;
+          budget.left--;
+        } else if (clash) {
+          f.dropped = true;
+          continue;
+        }
+      }
+      const key = f.alias ?? f.name;
+      sigByKey.set(key, sig);
+      (groups.get(key) ?? groups.set(key, []).get(key)!).push(f);
+    }
+    for (const g of groups.values()) {
+      const children = g.flatMap((f) => f.children ?? []);
+      if (children.length) visit(children);
+    }
+  };
+  visit(op.roots);
+  return op;
+}
+
+/** Renders an operation to a document; `cursor(id)` gives the page cursor that ends at `id`. */
+export function renderOperation(op: Operation, cursor: (id: string) => string): string {
+  const fragments: string[] = [];
+  const arg = (v: ArgValue) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(cursor(v.cursorAfter)));
+  const field = (f: FieldSel, type: string): string => {
+    const head = `${f.alias ? `${f.alias}: ` : ''}${f.name}${f.args?.length ? `(${f.args.map(([k, v]) => `${k}: ${arg(v)}`).join(', ')})` : ''}`;
+    const dir = f.skip ? (f.name.length % 2 ? ' @skip(if: true)' : ' @include(if: false)') : '';
+    const childType = OBJECT_FIELDS[type]?.[f.name];
+    return `${head}${dir}${f.children && childType ? ` { ${selection(f.children, childType)} }` : ''}`;
+  };
+  const place = (f: FieldSel, type: string): string => {
+    // The interface Node has only `id` (and __typename); every other field needs `... on Subscriber`.
+    const onNode = f.name === 'id' || f.name === '__typename';
+    const objectType = type === 'Node' ? 'Subscriber' : type;
+    let wrap = f.wrap;
+    if (wrap === 'node' && !(onNode && (type === 'Subscriber' || type === 'Node'))) wrap = 'inline';
+    if (type === 'Node' && !onNode && (wrap === 'plain' || wrap === 'bare')) wrap = 'inline';
+    const text = field(f, objectType);
+    switch (wrap) {
+      case 'plain':
+        return text;
+      case 'bare':
+        return `... { ${text} }`;
+      case 'inline':
+        return `... on ${objectType} { ${text} }`;
+      case 'node':
+        return `... on Node { ${text} }`;
+      case 'named': {
+        // `text` is rendered already, so fragments nested in it have their numbers: this one's is next.
+        const name = `F${fragments.length}`;
+        fragments.push(`fragment ${name} on ${objectType} { ${text} }`);
+        return `...${name}`;
+      }
+    }
+  };
+  const selection = (fields: FieldSel[], type: string) =>
+    fields
+      .filter((f) => !f.dropped)
+      .map((f) => place(f, type))
+      .join(' ');
+  const body = `query Differential { ${selection(op.roots, 'Query')} }`;
+  return [body, ...fragments].join('\n');
+}
+
+/** A field group as the response shows it: fields sharing a response key, merged (skipped and dropped ones left out). */
+export interface MergedField {
+  key: string;
+  name: string;
+  args: Map<string, ArgValue>;
+  children: FieldSel[];
+}
+
+/** Merges a selection set the way GraphQL's field collection does. */
+export function mergeFields(fields: readonly FieldSel[]): MergedField[] {
+  const out = new Map<string, MergedField>();
+  for (const f of fields) {
+    if (f.dropped || f.skip) continue;
+    const key = f.alias ?? f.name;
+    const g = out.get(key);
+    if (g) g.children.push(...(f.children ?? []));
+    else out.set(key, { key, name: f.name, args: new Map(f.args ?? []), children: [...(f.children ?? [])] });
+  }
+  return [...out.values()];
+}
