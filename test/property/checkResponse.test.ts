@@ -32,14 +32,14 @@ function context(caller: ModelCaller | null, declared: string | null, ref?: stri
   const subjects = new Map<string, ModelSubject>(
     list.map((f) => [f.id, { id: f.id, agencyId: f.agencyId, dateOfBirth: f.dateOfBirth, directoryListing: f.directoryListing, events: f.consents.map((e) => ({ ...e, source: 'fixture' })) }]),
   );
-  return { caller, declared, ref, now: new Date(), raw: new Map(list.map((f) => [f.id, raw(f)])), subjects, hashes: new Map(), hashOwners: new Map(), stats: new Map() };
+  return { caller, declared, ref, now: new Date(), inFlight: [Date.now(), Date.now()], raw: new Map(list.map((f) => [f.id, raw(f)])), subjects, hashes: new Map(), hashOwners: new Map(), stats: new Map() };
 }
 
 /** A field of a hand-written operation. */
 function f(name: string, children?: FieldSel[], args?: Array<[string, ArgValue]>): FieldSel {
   return { name, wantAlias: false, wrap: 'plain', skip: false, ...(children ? { children } : {}), ...(args ? { args } : {}) };
 }
-const op = (...roots: FieldSel[]): Operation => finalise({ roots }, 30);
+const op = (...roots: FieldSel[]): Operation => finalise({ kind: 'query', roots }, 30);
 
 const AUDIT = { requestId: 'r-1', recordId: 'gw-test-0' };
 const ok = (data: Record<string, unknown>, errors: ResponseLike['body']['errors'] = [], masked: unknown[] = []): ResponseLike => ({
@@ -123,6 +123,15 @@ describe('checkResponse: the differential oracle', () => {
       'expected rejection PURPOSE_NOT_PERMITTED, got undefined: undefined',
       `a rejected request returned data: {"subscriber":{"msisdn":"${adult.msisdn}"}}`,
     ]);
+  });
+
+  it('reports a consent mutation recorded for a caller the model refuses (another agency)', () => {
+    const partner: ModelCaller = { kind: 'partner', sub: 'partner-x', agency: 'agency-south', purposes: ['CONSENT_MANAGEMENT'] };
+    const m = f('grantConsent', [f('purpose'), f('state')], [['subscriberId', adult.id], ['purpose', { enumValue: 'MARKETING' }], ['source', 'web']]);
+    const q = finalise({ kind: 'mutation', roots: [m] }, 30);
+    const issues = checkResponse(q, context(partner, 'CONSENT_MANAGEMENT'), ok({ grantConsent: { purpose: 'MARKETING', state: 'GRANTED' } }));
+    expect(issues).toContain('(root): expected no data (the mutation is denied: OUT_OF_SCOPE), got {"grantConsent":{"purpose":"MARKETING","state":"GRANTED"}}');
+    expect(issues).toContain('missing FORBIDDEN/OUT_OF_SCOPE error at ["grantConsent"] (Mutation.grantConsent)');
   });
 
   it('reports an unknown subscriber answered differently from an out-of-scope one for a scoped caller', () => {

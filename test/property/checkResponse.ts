@@ -1,20 +1,23 @@
 import { isDeepStrictEqual } from 'node:util';
-import { LEAVES, mergeFields, type MergedField, type Operation } from './operations.js';
+import { FIRST_LIMIT, LEAVES, mergeFields, type MergedField, type Operation } from './operations.js';
 import type { RawSubscriber } from './rawData.js';
 import {
   admit,
   cellOf,
   consentsView,
+  decideConsentWrite,
   decideModel,
   HASH_SHAPE,
   inScope,
   isScoped,
   maskCoarse,
   maskLast4,
+  type Admission,
   type DenyReason,
   type ModelCaller,
   type ModelSubject,
   type Purpose,
+  type TimeWindow,
 } from './referenceModel.js';
 
 /** Everything the oracle knows about one case, none of it read back from the product. */
@@ -26,6 +29,8 @@ export interface CaseContext {
   ref?: string;
   /** The decision time the model uses (taken just before the request is sent). */
   now: Date;
+  /** When the request was sent and its response received (epoch ms): server-stamped times fall inside. */
+  inFlight: [number, number];
   raw: ReadonlyMap<string, RawSubscriber>;
   subjects: ReadonlyMap<string, ModelSubject>;
   /** HASH outputs seen so far, across cases: `subject|coordinate|raw` → hash, and back. */
@@ -48,6 +53,7 @@ export interface ResponseLike {
 type Path = Array<string | number>;
 const show = (path: Path) => path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1) || '(root)';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isWindow = (v: unknown): v is TimeWindow => isObject(v) && Array.isArray(v.between);
 const NAMED_PAGE_TYPES: Record<string, string> = { subscribers: 'SubscriberConnection', callDetailRecords: 'CallDetailRecordConnection' };
 
 /** One walk over a response: what it found wrong, and the errors and masked paths the model expects. */
@@ -120,6 +126,11 @@ class Walk {
         return this.denied(path, actual, d.reason, coordinate);
       case 'ALLOW':
         this.count('ALLOW');
+        if (isWindow(raw)) {
+          const t = typeof actual === 'string' ? Date.parse(actual) : NaN;
+          if (!(t >= raw.between[0] && t <= raw.between[1])) this.fail(path, `expected a time in [${new Date(raw.between[0]).toISOString()}, ${new Date(raw.between[1]).toISOString()}], got ${JSON.stringify(actual)}`);
+          return;
+        }
         return this.exact(path, actual, raw);
       case 'MASK': {
         this.count(`MASK:${d.strategy}`);
@@ -275,8 +286,10 @@ class Walk {
   /** subscriber(id), node(id), subscriberByMsisdn: decided on `coordinate` for the subscriber found. */
   lookup(f: MergedField, raw: RawSubscriber | undefined, coordinate: string, actual: unknown, path: Path): void {
     if (!raw) {
-      // An unknown subscriber: a scoped caller gets the same answer as for someone else's
-      // (no enumeration of ids or numbers); anyone else gets null without an error.
+      // An unknown subscriber. Neither SPEC nor README says what a lookup answers; we expect what
+      // a telecom privacy engineer would: a scoped caller (partner, agent, subscriber,
+      // SUBJECT_ACCESS) gets the same answer as for someone else's record, OUT_OF_SCOPE, so it
+      // cannot enumerate ids or numbers; anyone else gets null without an error.
       if (isScoped(this.caller, this.purpose)) return this.denied(path, actual, 'OUT_OF_SCOPE', coordinate);
       return this.exact(path, actual, null);
     }
@@ -319,6 +332,17 @@ class Walk {
 type FieldLike = Parameters<typeof mergeFields>[0][number];
 
 /**
+ * Limits come after the purpose (README: "HTTP, token, purpose, parsing and limits"): a page
+ * larger than LIMIT_FIRST (default 500) anywhere in the document is QUERY_TOO_COMPLEX (SPEC §4).
+ */
+function limits(op: Operation, admission: Admission): Admission {
+  if (!admission.ok) return admission;
+  const tooLarge = (fields: readonly FieldLike[]): boolean =>
+    fields.some((f) => !f.dropped && (f.args?.some(([k, v]) => k === 'first' && typeof v === 'number' && v > FIRST_LIMIT) || tooLarge(f.children ?? [])));
+  return tooLarge(op.roots) ? { ok: false, status: 400, code: 'QUERY_TOO_COMPLEX' } : admission;
+}
+
+/**
  * The oracle: checks one response against the reference model. Returns what is wrong (empty when
  * the response is exactly what the model predicts): every released value equal to the stored one
  * or to the model's mask of it, every denied field null with a FORBIDDEN error and the model's
@@ -333,7 +357,7 @@ export function checkResponse(op: Operation, ctx: CaseContext, res: ResponseLike
     if (e.extensions?.stacktrace !== undefined || e.extensions?.exception !== undefined) issues.push(`an error carries a stack trace: ${e.message}`);
   }
 
-  const admission = admit(ctx.caller, ctx.declared, ctx.ref);
+  const admission = limits(op, admit(ctx.caller, ctx.declared, ctx.ref));
   const tally = (k: string) => ctx.stats.set(k, (ctx.stats.get(k) ?? 0) + 1);
   if (!admission.ok) {
     tally(`REJECT:${admission.code}`);
@@ -343,13 +367,17 @@ export function checkResponse(op: Operation, ctx: CaseContext, res: ResponseLike
     if (res.body.data !== undefined && res.body.data !== null) issues.push(`a rejected request returned data: ${JSON.stringify(res.body.data)}`);
     return issues;
   }
-  if (res.status !== 200 || !isObject(res.body.data)) {
+  if (res.status !== 200 || (!isObject(res.body.data) && op.kind === 'query')) {
     issues.push(`expected HTTP 200 with data, got ${res.status}: ${JSON.stringify(res.body).slice(0, 600)}`);
     return issues;
   }
 
   const w = new Walk(ctx, admission.purpose, ctx.caller!);
-  const data = res.body.data;
+  if (op.kind === 'mutation') {
+    checkMutation(op, w, res, issues);
+    return issues;
+  }
+  const data = res.body.data as Record<string, unknown>;
   const roots = mergeFields(op.roots);
   w.keys([], data, roots);
   for (const f of roots) {
@@ -369,10 +397,20 @@ export function checkResponse(op: Operation, ctx: CaseContext, res: ResponseLike
       case 'subscribers':
         w.subscribers(f, v, path);
         break;
+      case '__typename':
+        w.exact(path, v, 'Query');
+        break;
       default:
         w.fail(path, `the oracle does not know root field "${f.name}"`);
     }
   }
+  finish(w, res, issues);
+  return issues;
+}
+
+/** What every executed request is checked for once walked: issues, errors, masked paths, HASH stability. */
+function finish(w: Walk, res: ResponseLike, issues: string[]): void {
+  const ctx = w.ctx;
   issues.push(...w.issues);
   for (const [k, n] of w.counts) ctx.stats.set(k, (ctx.stats.get(k) ?? 0) + n);
 
@@ -407,5 +445,27 @@ export function checkResponse(op: Operation, ctx: CaseContext, res: ResponseLike
     ctx.hashes.set(key, hash);
     ctx.hashOwners.set(hash, key);
   }
-  return issues;
+}
+
+/**
+ * A consent mutation: when the model refuses it, no data (Consent! is non-null) and one FORBIDDEN
+ * error at the field; when it allows it, the recorded event as the Consent type shows it.
+ */
+function checkMutation(op: Operation, w: Walk, res: ResponseLike, issues: string[]): void {
+  const [f] = mergeFields(op.roots);
+  if (!f) throw new Error('A mutation case needs its one root field.');
+  const subjectId = f.args.get('subscriberId') as string;
+  const purpose = (f.args.get('purpose') as { enumValue: string }).enumValue;
+  const d = decideConsentWrite(w.purpose, w.caller, w.ctx.subjects.get(subjectId));
+  const data = res.body.data;
+  if (d.effect === 'DENY') {
+    if (data !== null) w.fail([], `expected no data (the mutation is denied: ${d.reason}), got ${JSON.stringify(data)}`);
+    w.count(`MUTATION:DENY:${d.reason}`);
+    w.errors.set(JSON.stringify([f.key]), { reason: d.reason, coordinate: `Mutation.${f.name}` });
+  } else if (w.keys([], data, [f])) {
+    w.count('MUTATION:ALLOW');
+    const recorded = { purpose, state: f.name === 'grantConsent' ? 'GRANTED' : 'WITHDRAWN', source: f.args.get('source') as string, at: { between: w.ctx.inFlight } };
+    w.plain('Consent', f.children, subjectId, recorded, data[f.key], [f.key]);
+  }
+  finish(w, res, issues);
 }

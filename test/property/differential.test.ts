@@ -18,9 +18,9 @@ import { recordConsent } from '../../src/consent/index.js';
 import { FIXTURES } from '../fixtures/subscribers.js';
 import { startTestGateway, type TestGateway } from '../harness.js';
 import { checkResponse, type CaseContext } from './checkResponse.js';
-import { mergeFields, operationArb, renderOperation } from './operations.js';
+import { mergeFields, mutationArb, operationArb, renderOperation } from './operations.js';
 import { loadRawData, type RawSubscriber } from './rawData.js';
-import { CONSENT_MODE, latestByPurpose, PURPOSES, REF_REQUIRED, type CallerKind, type ModelCaller, type ModelSubject, type Purpose } from './referenceModel.js';
+import { admit, CONSENT_MODE, decideConsentWrite, latestByPurpose, PURPOSES, REF_REQUIRED, type CallerKind, type ModelCaller, type ModelSubject, type Purpose } from './referenceModel.js';
 
 /** fast-check runs: one HTTP request each, carrying two to five root operations (the cases). */
 const RUNS = Number(process.env.FC_RUNS ?? 800);
@@ -66,14 +66,14 @@ const AGENCIES = ['agency-north', 'agency-south', 'agency-east', 'agency-west', 
 const SOURCES = ['app', 'web', 'call centre', 'cli'];
 
 /** A token as the case wants it: none, a forged one, or a minted one with these claims. */
-type TokenCase = { type: 'none' } | { type: 'forged' } | { type: 'minted'; kind: CallerKind; sub: string; agency?: string; purposes: Purpose[] };
+type TokenCase = { type: 'none' } | { type: 'forged' } | { type: 'minted'; kind: CallerKind; sub: string; agency?: string; purposes: Purpose[]; act?: string };
 
 /** One random case: consent events to append first, a token, the declared purpose and reference. */
 interface ConsentCase {
   subscriberId: string;
   purpose: Purpose;
   action: 'GRANT' | 'WITHDRAW';
-  /** How long before now the event happened, in ms. */
+  /** How long before now the event happened, in ms (negative: an event dated in the future, not yet in force). */
   agoMs: number;
   source: string;
 }
@@ -89,12 +89,14 @@ function tokenArb(subs: readonly string[]): fc.Arbitrary<TokenCase> {
       agency: fc.constantFrom(...AGENCIES),
       business: fc.subarray(business, { minLength: 1, maxLength: 4 }),
       extra,
+      // A delegated token (RFC 8693 `act`): decisions use the top-level claims, whoever the actor is.
+      act: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...subs, 'svc-broker') }),
     })
-    .map(({ kind, sub, agency, business, extra }): TokenCase => {
+    .map(({ kind, sub, agency, business, extra, act }): TokenCase => {
       const own: Purpose[] = kind === 'subscriber' ? ['SUBJECT_ACCESS'] : kind === 'auditor' ? ['AUDIT'] : business;
       const purposes = [...new Set([...own, ...extra])];
       const scoped = kind === 'partner' || kind === 'agent';
-      return { type: 'minted', kind, sub: kind === 'internal' || kind === 'auditor' ? `svc-${sub}` : sub, agency: scoped ? agency : undefined, purposes };
+      return { type: 'minted', kind, sub: kind === 'internal' || kind === 'auditor' ? `svc-${sub}` : sub, agency: scoped ? agency : undefined, purposes, ...(act ? { act } : {}) };
     });
   return fc.oneof({ weight: 1, arbitrary: fc.constant<TokenCase>({ type: 'none' }) }, { weight: 1, arbitrary: fc.constant<TokenCase>({ type: 'forged' }) }, { weight: 60, arbitrary: minted });
 }
@@ -113,6 +115,9 @@ describe('differential: the gateway agrees with the reference model', () => {
   const cursors = new Map<string, string>();
   /** Every consent event time used, so no two events of the model share an instant. */
   const usedTimes = new Set<number>();
+  /** The in-flight windows of consent mutations the model allowed: no other event may fall inside one. */
+  const windows: Array<[number, number]> = [];
+  const free = (t: number) => !usedTimes.has(t) && !windows.some(([lo, hi]) => t >= lo - 1 && t <= hi + 1);
 
   beforeAll(async () => {
     gw = await startTestGateway();
@@ -150,8 +155,13 @@ describe('differential: the gateway agrees with the reference model', () => {
       subscriberId: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...churn) }, { weight: 1, arbitrary: fc.constantFrom(...ids) }),
       purpose: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...CONSENT_PURPOSES) }, { weight: 1, arbitrary: fc.constantFrom(...PURPOSES) }),
       action: fc.constantFrom<'GRANT' | 'WITHDRAW'>('GRANT', 'GRANT', 'WITHDRAW'),
-      // Mostly recent (the newest event decides), sometimes back-dated behind older events.
-      agoMs: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1_000, max: 600_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 40 * DAY }) }),
+      // Mostly recent (the newest event decides), sometimes back-dated behind older events, rarely
+      // dated hours ahead (not in force during the run: consent is read as of the decision time).
+      agoMs: fc.oneof(
+        { weight: 12, arbitrary: fc.integer({ min: 1_000, max: 600_000 }) },
+        { weight: 4, arbitrary: fc.integer({ min: 1_000, max: 40 * DAY }) },
+        { weight: 1, arbitrary: fc.integer({ min: -40 * DAY, max: -3_600_000 }) },
+      ),
       source: fc.constantFrom(...SOURCES),
     });
     const caseArb = fc.record({
@@ -163,8 +173,10 @@ describe('differential: the gateway agrees with the reference model', () => {
         { weight: 1, arbitrary: fc.constantFrom<string | null>(null, 'NOT_A_PURPOSE', 'marketing') },
       ),
       pickOwn: fc.nat(),
-      ref: fc.oneof({ weight: 12, arbitrary: fc.constant<string | undefined>('INC-2026-0042') }, { weight: 1, arbitrary: fc.constant<string | undefined>(undefined) }),
-      op: operationArb(pools),
+      /** For a consent mutation, usually hold and declare the purpose that may write consent. */
+      writer: fc.constantFrom(true, true, true, false),
+      ref: fc.oneof({ weight: 12, arbitrary: fc.constant<string | undefined>('INC-2026-0042') }, { weight: 1, arbitrary: fc.constantFrom<string | undefined>(undefined, ' ') }),
+      op: fc.oneof({ weight: 12, arbitrary: operationArb(pools) }, { weight: 1, arbitrary: mutationArb({ ids: pools.ids, purposes: PURPOSES }) }),
     });
 
     const ctxBase = { raw, subjects, hashes: new Map<string, string>(), hashOwners: new Map<string, string>(), stats: new Map<string, number>() };
@@ -173,9 +185,9 @@ describe('differential: the gateway agrees with the reference model', () => {
     const tokens = new Map<string, string>();
     /** Minting signs (Ed25519); a token is reused for the same claims, as a real client would. */
     const tokenFor = async (t: Extract<TokenCase, { type: 'minted' }>) => {
-      const key = JSON.stringify([t.kind, t.sub, t.agency, t.purposes]);
+      const key = JSON.stringify([t.kind, t.sub, t.agency, t.purposes, t.act]);
       let token = tokens.get(key);
-      if (!token) tokens.set(key, (token = await gw.mint({ kind: t.kind, sub: t.sub, agency: t.agency, purposes: t.purposes }, 3600)));
+      if (!token) tokens.set(key, (token = await gw.mint({ kind: t.kind, sub: t.sub, agency: t.agency, purposes: t.purposes, act: t.act ? { sub: t.act } : undefined }, 3600)));
       return token;
     };
     const started = performance.now();
@@ -186,22 +198,43 @@ describe('differential: the gateway agrees with the reference model', () => {
         cases += mergeFields(c.op.roots).length;
         for (const e of c.consents) {
           let t = Date.now() - e.agoMs;
-          while (usedTimes.has(t)) t--;
+          while (!free(t)) t--;
           usedTimes.add(t);
           const at = new Date(t).toISOString();
           await recordConsent(gw.db, { subscriberId: e.subscriberId, purpose: e.purpose, action: e.action, source: e.source, at });
           subjects.get(e.subscriberId)!.events.push({ purpose: e.purpose, action: e.action, at, source: e.source });
         }
-        const t = c.token;
+        let t = c.token;
+        if (c.op.kind === 'mutation' && c.writer && t.type === 'minted' && (t.kind === 'internal' || t.kind === 'partner' || t.kind === 'agent')) {
+          t = { ...t, purposes: ['CONSENT_MANAGEMENT', ...t.purposes.filter((p) => p !== 'CONSENT_MANAGEMENT')] };
+        }
         const caller: ModelCaller | null = t.type === 'minted' ? { kind: t.kind, sub: t.sub, agency: t.agency, purposes: t.purposes } : null;
         const token = t.type === 'minted' ? await tokenFor(t) : t.type === 'forged' ? 'eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.' : null;
-        const own = t.type === 'minted' && t.purposes.length > 0 ? t.purposes[c.pickOwn % t.purposes.length] : 'SERVICE_DELIVERY';
+        const own = t.type !== 'minted' || t.purposes.length === 0 ? 'SERVICE_DELIVERY' : c.op.kind === 'mutation' && c.writer ? t.purposes[0] : t.purposes[c.pickOwn % t.purposes.length];
         const declared = c.declared === 'own' ? own : c.declared;
         const ref = declared !== null && REF_REQUIRED.has(declared as Purpose) ? c.ref : c.ref && c.pickOwn % 3 === 0 ? c.ref : undefined;
-        const query = renderOperation(c.op, (id) => cursors.get(id)!);
-        const ctx: CaseContext = { ...ctxBase, caller, declared, ref, now: new Date() };
-        const res = await gw.gql(query, { token, purpose: declared, ref });
+        const { query, variables } = renderOperation(c.op, (id) => cursors.get(id)!);
+        const sent = Date.now();
+        const res = await gw.gql(query, { token, purpose: declared, ref, variables });
+        const ctx: CaseContext = { ...ctxBase, caller, declared, ref, now: new Date(sent), inFlight: [sent, Date.now()] };
         const issues = checkResponse(c.op, ctx, res);
+        const admission = admit(caller, declared, ref);
+        if (c.op.kind === 'mutation' && admission.ok && res.status === 200) {
+          // The model's own account of what the mutation recorded (never read back from the product).
+          const [m] = mergeFields(c.op.roots);
+          const subject = subjects.get(m.args.get('subscriberId') as string);
+          if (subject && decideConsentWrite(admission.purpose, caller!, subject).effect === 'ALLOW') {
+            const window = ctx.inFlight;
+            windows.push(window);
+            subject.events.push({
+              purpose: (m.args.get('purpose') as { enumValue: string }).enumValue,
+              action: m.name === 'grantConsent' ? 'GRANT' : 'WITHDRAW',
+              at: new Date(Math.floor((window[0] + window[1]) / 2)).toISOString(),
+              source: m.args.get('source') as string,
+              window,
+            });
+          }
+        }
         if (issues.length > 0) {
           throw new Error(
             [
@@ -211,6 +244,7 @@ describe('differential: the gateway agrees with the reference model', () => {
               `consent events this case: ${JSON.stringify(c.consents)}`,
               `model consent state (latest per purpose): ${describeConsents(subjects, ctx.now)}`,
               `query: ${query}`,
+              `variables: ${JSON.stringify(variables)}`,
               `response: ${JSON.stringify(res.body).slice(0, 4000)}`,
             ].join('\n'),
           );
@@ -220,6 +254,6 @@ describe('differential: the gateway agrees with the reference model', () => {
     );
     const seconds = (performance.now() - started) / 1000;
     const stats = [...ctxBase.stats.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}=${n}`).join(' ');
-    console.log(`differential: ${cases} cases, seed ${SEED} (${requests} requests of 2-5 root operations in ${seconds.toFixed(1)} s; checked ${stats})`);
+    console.log(`differential: ${cases} cases, seed ${SEED} (${requests} requests (queries of 2-5 root fields, consent mutations of one) in ${seconds.toFixed(1)} s; checked ${stats})`);
   }, 600_000);
 });

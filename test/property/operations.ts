@@ -10,13 +10,15 @@ import fc from 'fast-check';
 /** How a field is placed in its selection set. */
 export type Wrap = 'plain' | 'inline' | 'bare' | 'named' | 'node';
 
-/** An argument value: a literal, or the page cursor that ends at a subscriber id. */
-export type ArgValue = string | number | { cursorAfter: string };
+/** An argument value: a literal, an enum value, or the page cursor that ends at a subscriber id. */
+export type ArgValue = string | number | { enumValue: string } | { cursorAfter: string };
 
 /** One selected field. `alias` and `dropped` are set by finalise(). */
 export interface FieldSel {
   name: string;
   args?: Array<[string, ArgValue]>;
+  /** Arguments passed as operation variables rather than literals. */
+  vars?: boolean;
   wantAlias: boolean;
   wrap: Wrap;
   /** Rendered with `@skip(if: true)` (or `@include(if: false)`): absent from the response. */
@@ -28,6 +30,7 @@ export interface FieldSel {
 
 /** The operation: its root selections. */
 export interface Operation {
+  kind: 'query' | 'mutation';
   roots: FieldSel[];
 }
 
@@ -74,11 +77,14 @@ function leafArb(type: keyof typeof LEAVES): fc.Arbitrary<FieldSel> {
 }
 
 function objectArb(name: string, children: fc.Arbitrary<FieldSel[]>, args: fc.Arbitrary<Array<[string, ArgValue]> | undefined> = fc.constant(undefined)): fc.Arbitrary<FieldSel> {
-  return fc.record({ name: fc.constant(name), args, wantAlias: aliasArb, wrap: wrapArb, skip: skipArb, children }).map((f) => {
-    if (f.args === undefined) delete f.args;
-    return f;
-  });
+  return fc
+    .record({ name: fc.constant(name), args, vars: fc.boolean(), wantAlias: aliasArb, wrap: wrapArb, skip: skipArb, children })
+    .map(({ args, vars, ...f }): FieldSel => (args === undefined ? f : { ...f, args, vars }));
 }
+
+/** Page sizes: small ones, and rarely one above the default `first` limit of 500 (QUERY_TOO_COMPLEX). */
+export const FIRST_LIMIT = 500;
+const pageSize = (max: number) => fc.oneof({ weight: 150, arbitrary: fc.integer({ min: 0, max }) }, { weight: 1, arbitrary: fc.integer({ min: FIRST_LIMIT + 1, max: 5000 }) });
 
 const set = (items: fc.Arbitrary<FieldSel>, max: number) => fc.array(items, { minLength: 1, maxLength: max });
 
@@ -88,7 +94,7 @@ const locationSet = set(leafArb('Location'), 5);
 const cdrConnection = objectArb(
   'callDetailRecords',
   set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', set(leafArb('CallDetailRecord'), 6)) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
-  fc.option(fc.integer({ min: 0, max: 4 }).map((n): Array<[string, ArgValue]> => [['first', n]]), { nil: undefined, freq: 4 }),
+  fc.option(pageSize(4).map((n): Array<[string, ArgValue]> => [['first', n]]), { nil: undefined, freq: 4 }),
 );
 const billingSet = set(
   fc.oneof(
@@ -122,22 +128,49 @@ export function rootArb(pools: { ids: readonly string[]; msisdns: readonly strin
   const byId = (name: string) => objectArb(name, subscriberSet, id.map((v): Array<[string, ArgValue]> => [['id', v]]));
   const byMsisdn = objectArb('subscriberByMsisdn', subscriberSet, fc.constantFrom(...pools.msisdns).map((v): Array<[string, ArgValue]> => [['msisdn', v]]));
   const listArgs = fc
-    .tuple(fc.integer({ min: 0, max: 6 }), fc.option(fc.constantFrom(...pools.listedIds), { nil: undefined, freq: 2 }))
+    .tuple(pageSize(6), fc.option(fc.constantFrom(...pools.listedIds), { nil: undefined, freq: 2 }))
     .map(([first, after]): Array<[string, ArgValue]> => (after === undefined ? [['first', first]] : [['first', first], ['after', { cursorAfter: after }]]));
   const list = objectArb(
     'subscribers',
     set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', subscriberSet) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
     listArgs,
   );
-  return fc.oneof({ weight: 4, arbitrary: byId('subscriber') }, { weight: 2, arbitrary: byId('node') }, { weight: 2, arbitrary: byMsisdn }, { weight: 3, arbitrary: list });
+  return fc.oneof(
+    { weight: 8, arbitrary: byId('subscriber') },
+    { weight: 4, arbitrary: byId('node') },
+    { weight: 4, arbitrary: byMsisdn },
+    { weight: 6, arbitrary: list },
+    { weight: 1, arbitrary: leafTypename() },
+  );
 }
 
-/** A whole operation: two to five root fields (five is the default root field limit). */
+/** A query: two to five root fields (five is the default root field limit). */
 export function operationArb(pools: Parameters<typeof rootArb>[0]): fc.Arbitrary<Operation> {
-  return fc.array(rootArb(pools), { minLength: 2, maxLength: 5 }).map((roots) => finalise({ roots }, 30));
+  return fc.array(rootArb(pools), { minLength: 2, maxLength: 5 }).map((roots) => finalise({ kind: 'query', roots }, 30));
 }
 
-const signature = (f: FieldSel) => `${f.name}(${JSON.stringify(f.args ?? [])})`;
+/**
+ * A mutation: one grantConsent or withdrawConsent (one root field, so whether it ran never depends
+ * on another mutation of the same document), selecting some Consent fields.
+ */
+export function mutationArb(pools: { ids: readonly string[]; purposes: readonly string[] }): fc.Arbitrary<Operation> {
+  return fc
+    .record({
+      name: fc.constantFrom('grantConsent', 'withdrawConsent'),
+      args: fc
+        .tuple(fc.constantFrom(...pools.ids), fc.constantFrom(...pools.purposes), fc.constantFrom('app', 'web', 'call centre'))
+        .map(([id, purpose, source]): Array<[string, ArgValue]> => [['subscriberId', id], ['purpose', { enumValue: purpose }], ['source', source]]),
+      vars: fc.boolean(),
+      wantAlias: aliasArb,
+      wrap: fc.constantFrom<Wrap>('plain', 'named', 'inline'),
+      skip: fc.constant(false),
+      children: set(leafArb('Consent'), 4),
+    })
+    .map((root) => finalise({ kind: 'mutation', roots: [root] }, 30));
+}
+
+/** Fields merge only when their arguments are written the same way (same literals, or the same variables). */
+const signature = (f: FieldSel) => `${f.name}(${JSON.stringify(f.args ?? [])})${f.vars ? '$' : ''}`;
 
 /**
  * Gives every field a unique response key per (merged) selection set: a wanted alias, or one
@@ -174,14 +207,49 @@ export function finalise(op: Operation, aliasBudget: number): Operation {
   return op;
 }
 
-/** Renders an operation to a document; `cursor(id)` gives the page cursor that ends at `id`. */
-export function renderOperation(op: Operation, cursor: (id: string) => string): string {
+/** GraphQL types of the arguments the generator uses, for variable definitions. */
+const ARG_TYPES: Record<string, string> = {
+  'subscriber.id': 'ID!',
+  'node.id': 'ID!',
+  'subscriberByMsisdn.msisdn': 'String!',
+  'subscribers.first': 'Int',
+  'subscribers.after': 'String',
+  'callDetailRecords.first': 'Int',
+  'grantConsent.subscriberId': 'ID!',
+  'grantConsent.purpose': 'Purpose!',
+  'grantConsent.source': 'String',
+  'withdrawConsent.subscriberId': 'ID!',
+  'withdrawConsent.purpose': 'Purpose!',
+  'withdrawConsent.source': 'String',
+};
+
+/** Renders an operation to a document and its variables; `cursor(id)` gives the page cursor that ends at `id`. */
+export function renderOperation(op: Operation, cursor: (id: string) => string): { query: string; variables: Record<string, unknown> } {
   const fragments: string[] = [];
-  const arg = (v: ArgValue) => (typeof v === 'number' ? String(v) : typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(cursor(v.cursorAfter)));
+  const variables: Record<string, unknown> = {};
+  const definitions: string[] = [];
+  /** One variable per (type, value): fields that merge then pass the very same variable. */
+  const variableFor = new Map<string, string>();
+  const value = (v: ArgValue): unknown => (typeof v === 'object' ? ('enumValue' in v ? v.enumValue : cursor(v.cursorAfter)) : v);
+  const literal = (v: ArgValue) => (typeof v === 'object' && 'enumValue' in v ? v.enumValue : JSON.stringify(value(v)));
+  const arg = (f: FieldSel, k: string, v: ArgValue) => {
+    if (!f.vars) return literal(v);
+    const type = ARG_TYPES[`${f.name}.${k}`];
+    if (!type) throw new Error(`No variable type for "${f.name}.${k}".`);
+    const id = `${type}|${JSON.stringify(value(v))}`;
+    let name = variableFor.get(id);
+    if (!name) {
+      name = `v${variableFor.size}`;
+      variableFor.set(id, name);
+      definitions.push(`$${name}: ${type}`);
+      variables[name] = value(v);
+    }
+    return `$${name}`;
+  };
   const field = (f: FieldSel, type: string): string => {
-    const head = `${f.alias ? `${f.alias}: ` : ''}${f.name}${f.args?.length ? `(${f.args.map(([k, v]) => `${k}: ${arg(v)}`).join(', ')})` : ''}`;
+    const head = `${f.alias ? `${f.alias}: ` : ''}${f.name}${f.args?.length ? `(${f.args.map(([k, v]) => `${k}: ${arg(f, k, v)}`).join(', ')})` : ''}`;
     const dir = f.skip ? (f.name.length % 2 ? ' @skip(if: true)' : ' @include(if: false)') : '';
-    const childType = OBJECT_FIELDS[type]?.[f.name];
+    const childType = type === 'Mutation' ? 'Consent' : OBJECT_FIELDS[type]?.[f.name];
     return `${head}${dir}${f.children && childType ? ` { ${selection(f.children, childType)} }` : ''}`;
   };
   const place = (f: FieldSel, type: string): string => {
@@ -214,8 +282,10 @@ export function renderOperation(op: Operation, cursor: (id: string) => string): 
       .filter((f) => !f.dropped)
       .map((f) => place(f, type))
       .join(' ');
-  const body = `query Differential { ${selection(op.roots, 'Query')} }`;
-  return [body, ...fragments].join('\n');
+  const root = op.kind === 'mutation' ? 'Mutation' : 'Query';
+  const body = selection(op.roots, root);
+  const head = `${op.kind} Differential${definitions.length ? `(${definitions.join(', ')})` : ''}`;
+  return { query: [`${head} { ${body} }`, ...fragments].join('\n'), variables };
 }
 
 /** A field group as the response shows it: fields sharing a response key, merged (skipped and dropped ones left out). */

@@ -204,6 +204,17 @@ export interface ModelConsentEvent {
   /** ISO 8601 with milliseconds; the model keeps every event's time distinct. */
   at: string;
   source: string;
+  /**
+   * For an event recorded through the API the model knows only that the server stamped it while
+   * the request was in flight (epoch ms, inclusive); `at` is then the middle, and no other event
+   * of the model falls inside the window, so the order of events is still exact.
+   */
+  window?: [number, number];
+}
+
+/** A time the model knows only as a window (see ModelConsentEvent.window). */
+export interface TimeWindow {
+  between: [number, number];
 }
 
 export interface ModelSubject {
@@ -292,14 +303,26 @@ export function decideModel(coordinate: string, purpose: Purpose, caller: ModelC
 }
 
 /** The `consents` view (SPEC §6 "current state"): one entry per purpose with an event, the standing UNLISTED withdrawal instead of any DIRECTORY_SERVICES event. */
-export function consentsView(subject: ModelSubject, now: Date): Array<{ purpose: string; state: 'GRANTED' | 'WITHDRAWN'; source: string; at: string | null }> {
-  const out: Array<{ purpose: string; state: 'GRANTED' | 'WITHDRAWN'; source: string; at: string | null }> = [];
+export function consentsView(subject: ModelSubject, now: Date): Array<{ purpose: string; state: 'GRANTED' | 'WITHDRAWN'; source: string; at: string | TimeWindow | null }> {
+  const out: Array<{ purpose: string; state: 'GRANTED' | 'WITHDRAWN'; source: string; at: string | TimeWindow | null }> = [];
   for (const e of latestByPurpose(subject.events, now).values()) {
     if (subject.directoryListing === 'UNLISTED' && e.purpose === 'DIRECTORY_SERVICES') continue;
-    out.push({ purpose: e.purpose, state: e.action === 'GRANT' ? 'GRANTED' : 'WITHDRAWN', source: e.source, at: e.at });
+    out.push({ purpose: e.purpose, state: e.action === 'GRANT' ? 'GRANTED' : 'WITHDRAWN', source: e.source, at: e.window ? { between: e.window } : e.at });
   }
   if (subject.directoryListing === 'UNLISTED') out.push({ purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing', at: null });
   return out;
+}
+
+/**
+ * Who may record consent (grantConsent / withdrawConsent): CONSENT_MANAGEMENT ("read + write",
+ * SPEC §3) and SUBJECT_ACCESS for one's own record (README: "with purpose CONSENT_MANAGEMENT (or
+ * SUBJECT_ACCESS for one's own record)"), within the caller's scope; an unknown subscriber is
+ * OUT_OF_SCOPE (README, field-level denials). Neither purpose is consent-based: no age or consent check.
+ */
+export function decideConsentWrite(purpose: Purpose, caller: ModelCaller, subject: ModelSubject | undefined): ModelDecision {
+  if (purpose !== 'CONSENT_MANAGEMENT' && purpose !== 'SUBJECT_ACCESS') return { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' };
+  if (!subject || !inScope(caller, purpose, subject)) return { effect: 'DENY', reason: 'OUT_OF_SCOPE' };
+  return { effect: 'ALLOW' };
 }
 
 // ---------------------------------------------------------------------------------------------
