@@ -238,15 +238,27 @@ class Walk {
           break;
         case 'callDetailRecords':
           this.container('Subscriber.callDetailRecords', raw.id, raw.cdrs, v, at, () => {
+            const since = f.args.get('since') as string | undefined;
+            const until = f.args.get('until') as string | undefined;
+            if (since !== undefined || until !== undefined) {
+              // Filtering by start time reads the start times: a purpose that may not read
+              // CallDetailRecord.startedAt must not learn them through the filter either (SPEC §2:
+              // nothing may "get around a rule"). We expect the list refused, with startedAt's reason.
+              const d = decideModel('CallDetailRecord.startedAt', this.purpose, this.caller, this.subject(raw.id), this.ctx.now);
+              this.count(`FILTER:${d.effect === 'DENY' ? `DENY:${d.reason}` : 'ALLOW'}`);
+              if (d.effect === 'DENY') return this.denied(at, v, d.reason, 'CallDetailRecord.startedAt');
+            }
+            // since inclusive, until exclusive, like accessLog's filter (README / API schema).
+            const inRange = raw.cdrs.filter((c) => (since === undefined || Date.parse(c.startedAt) >= Date.parse(since)) && (until === undefined || Date.parse(c.startedAt) < Date.parse(until)));
             const first = (f.args.get('first') as number | undefined) ?? 50;
-            const page = raw.cdrs.slice(0, first);
+            const page = inRange.slice(0, first);
             const inner = mergeFields(f.children);
             if (!this.keys(at, v, inner)) return;
             for (const g of inner) {
               const gv = v[g.key];
               const gat = [...at, g.key];
               if (g.name === '__typename') this.exact(gat, gv, NAMED_PAGE_TYPES.callDetailRecords);
-              else if (g.name === 'pageInfo') this.pageInfo(g.children, gv, gat, page.length > 0, raw.cdrs.length > first);
+              else if (g.name === 'pageInfo') this.pageInfo(g.children, gv, gat, page.length > 0, inRange.length > first);
               else this.ordered(page, gv, gat, (cdr, value, p) => this.plain('CallDetailRecord', g.children, raw.id, cdr, value, p));
             }
           });

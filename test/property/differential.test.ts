@@ -148,7 +148,9 @@ describe('differential: the gateway agrees with the reference model', () => {
 
   it('on random operations, tokens, purposes and consent histories', async () => {
     const ids = [...raw.keys()].sort();
-    const pools = { ids: [...ids, 'sub-nope'], msisdns: [...[...raw.values()].map((s) => s.msisdn), '+447700000000'], listedIds: ids };
+    const starts = [...raw.values()].flatMap((s) => s.cdrs.map((c) => Date.parse(c.startedAt)));
+    const times = [...starts.flatMap((t) => [t - 1, t, t + 1]), Date.parse('2001-01-01T00:00:00Z'), Date.now() + DAY].map((t) => new Date(t).toISOString());
+    const pools = { ids: [...ids, 'sub-nope'], msisdns: [...[...raw.values()].map((s) => s.msisdn), '+447700000000'], listedIds: ids, times };
     // Most events go to a few subscribers, so others keep a short history (CONSENT_REQUIRED stays reachable).
     const churn = ['sub-adult', 'sub-south', 'sub-withdrawn', 'sub-unlisted', 'sub-minor', 'sub-young'];
     const consentArb: fc.Arbitrary<ConsentCase> = fc.record({

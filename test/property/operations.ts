@@ -91,11 +91,27 @@ const set = (items: fc.Arbitrary<FieldSel>, max: number) => fc.array(items, { mi
 const pageInfo = objectArb('pageInfo', set(leafArb('PageInfo'), 3));
 const deviceSet = set(leafArb('Device'), 6);
 const locationSet = set(leafArb('Location'), 5);
-const cdrConnection = objectArb(
-  'callDetailRecords',
-  set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', set(leafArb('CallDetailRecord'), 6)) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
-  fc.option(pageSize(4).map((n): Array<[string, ArgValue]> => [['first', n]]), { nil: undefined, freq: 4 }),
-);
+/**
+ * callDetailRecords(first, since, until): `times` are instants to filter on (call start times of
+ * the store, a millisecond either side of them, and far ones), to probe the range's ends.
+ */
+function cdrConnection(times: readonly string[]): fc.Arbitrary<FieldSel> {
+  const time = fc.option(fc.constantFrom(...times), { nil: undefined, freq: 3 });
+  const args = fc
+    .record({ first: fc.option(pageSize(4), { nil: undefined, freq: 4 }), since: time, until: time })
+    .map(({ first, since, until }): Array<[string, ArgValue]> | undefined => {
+      const out: Array<[string, ArgValue]> = [];
+      if (first !== undefined) out.push(['first', first]);
+      if (since !== undefined) out.push(['since', since]);
+      if (until !== undefined) out.push(['until', until]);
+      return out.length ? out : undefined;
+    });
+  return objectArb(
+    'callDetailRecords',
+    set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', set(leafArb('CallDetailRecord'), 6)) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
+    args,
+  );
+}
 const billingSet = set(
   fc.oneof(
     { weight: 3, arbitrary: leafArb('BillingAccount') },
@@ -110,29 +126,32 @@ function leafTypename(): fc.Arbitrary<FieldSel> {
 }
 
 /** A selection set on Subscriber: leaves and every nested container. */
-export const subscriberSet: fc.Arbitrary<FieldSel[]> = set(
-  fc.oneof(
-    { weight: 10, arbitrary: leafArb('Subscriber') },
-    { weight: 2, arbitrary: objectArb('devices', deviceSet) },
-    { weight: 2, arbitrary: objectArb('lastKnownLocation', locationSet) },
-    { weight: 2, arbitrary: cdrConnection },
-    { weight: 2, arbitrary: objectArb('billingAccount', billingSet) },
-    { weight: 1, arbitrary: objectArb('consents', set(leafArb('Consent'), 4)) },
-  ),
-  8,
-);
+export function subscriberSet(times: readonly string[]): fc.Arbitrary<FieldSel[]> {
+  return set(
+    fc.oneof(
+      { weight: 10, arbitrary: leafArb('Subscriber') },
+      { weight: 2, arbitrary: objectArb('devices', deviceSet) },
+      { weight: 2, arbitrary: objectArb('lastKnownLocation', locationSet) },
+      { weight: 2, arbitrary: cdrConnection(times) },
+      { weight: 2, arbitrary: objectArb('billingAccount', billingSet) },
+      { weight: 1, arbitrary: objectArb('consents', set(leafArb('Consent'), 4)) },
+    ),
+    8,
+  );
+}
 
 /** Root selections: subscriber(id), node(id), subscriberByMsisdn, subscribers(first, after). */
-export function rootArb(pools: { ids: readonly string[]; msisdns: readonly string[]; listedIds: readonly string[] }): fc.Arbitrary<FieldSel> {
+export function rootArb(pools: { ids: readonly string[]; msisdns: readonly string[]; listedIds: readonly string[]; times: readonly string[] }): fc.Arbitrary<FieldSel> {
   const id = fc.constantFrom(...pools.ids);
-  const byId = (name: string) => objectArb(name, subscriberSet, id.map((v): Array<[string, ArgValue]> => [['id', v]]));
-  const byMsisdn = objectArb('subscriberByMsisdn', subscriberSet, fc.constantFrom(...pools.msisdns).map((v): Array<[string, ArgValue]> => [['msisdn', v]]));
+  const subscriberFields = subscriberSet(pools.times);
+  const byId = (name: string) => objectArb(name, subscriberFields, id.map((v): Array<[string, ArgValue]> => [['id', v]]));
+  const byMsisdn = objectArb('subscriberByMsisdn', subscriberFields, fc.constantFrom(...pools.msisdns).map((v): Array<[string, ArgValue]> => [['msisdn', v]]));
   const listArgs = fc
     .tuple(pageSize(6), fc.option(fc.constantFrom(...pools.listedIds), { nil: undefined, freq: 2 }))
     .map(([first, after]): Array<[string, ArgValue]> => (after === undefined ? [['first', first]] : [['first', first], ['after', { cursorAfter: after }]]));
   const list = objectArb(
     'subscribers',
-    set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', subscriberSet) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
+    set(fc.oneof({ weight: 4, arbitrary: objectArb('nodes', subscriberFields) }, { weight: 1, arbitrary: pageInfo }, { weight: 1, arbitrary: leafTypename() }), 3),
     listArgs,
   );
   return fc.oneof(
@@ -215,6 +234,8 @@ const ARG_TYPES: Record<string, string> = {
   'subscribers.first': 'Int',
   'subscribers.after': 'String',
   'callDetailRecords.first': 'Int',
+  'callDetailRecords.since': 'DateTime',
+  'callDetailRecords.until': 'DateTime',
   'grantConsent.subscriberId': 'ID!',
   'grantConsent.purpose': 'Purpose!',
   'grantConsent.source': 'String',
