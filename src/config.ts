@@ -76,7 +76,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; default: string; me
   { name: 'DATABASE_URL', default: '(unset: embedded PGlite)', meaning: 'postgres://… switches every store to PostgreSQL' },
   { name: 'JWKS_URL', default: '(unset)', meaning: 'issuer JWKS to verify tokens against (production)' },
   { name: 'JWKS_FILE', default: '(unset)', meaning: 'issuer JWKS file (production)' },
-  { name: 'ACTORS_FILE', default: '(unset: no delegation)', meaning: 'JSON {"<sub>": ["<actor sub>", …]}: who may act for whom (`act`)' },
+  { name: 'ACTORS_FILE', default: '(unset: any actor the issuer signed)', meaning: 'JSON {"<sub>": ["<actor sub>", …]}: who may act for whom (`act`)' },
   { name: 'TOKEN_ISSUER', default: 'purposegate-local', meaning: 'required `iss` of tokens' },
   { name: 'TOKEN_AUDIENCE', default: 'purposegate', meaning: 'required `aud` of tokens' },
   { name: 'MASK_KEY', default: '(generated in DATA_DIR)', meaning: 'secret key of HASH masks' },

@@ -32,9 +32,10 @@ export interface TokenVerifierOptions {
   /** Longest accepted token lifetime (exp - iat) and age, in seconds. @default 86400 */
   maxTokenAgeSec?: number;
   /**
-   * The actors each subject may be delegated to (ACTORS_FILE). A token with an `act` claim is
-   * accepted only when every actor of its chain is listed for its `sub`; without a policy, no
-   * delegated token is accepted. @default undefined (no delegation)
+   * The actors each subject may be delegated to (ACTORS_FILE). With a policy, a token with an
+   * `act` claim is accepted only when every actor of its chain is listed for its `sub`; without
+   * one, the issuer that signed the chain is the authority on it (SPEC §4: decide on the
+   * top-level claims, log the whole chain). @default undefined (any actor the issuer signed)
    */
   actors?: ActorPolicy;
 }
@@ -43,9 +44,10 @@ export interface TokenVerifierOptions {
  * Verifies an RFC 9068 access token (`typ: at+jwt`) against the issuer's keys with a pinned
  * algorithm list, requires iss/aud/exp/iat/sub/jti, and checks our claims: `kind`, `purposes`
  * (an array of registry purposes) and `agency` (required for partners and agents). A delegated
- * token (`act`, RFC 8693) is accepted only for actors that `actors` permits for its `sub`: the
- * issuer's signature says who acts, the operator's policy says who may (a claim such as
- * `may_act` inside the same token cannot authorise its own actor).
+ * token (`act`, RFC 8693) names at most five actors, none of them its own subject; with an actor
+ * policy (ACTORS_FILE) each must be permitted for its `sub`: the issuer's signature says who
+ * acts, the operator's policy says who may (a claim such as `may_act` inside the same token
+ * cannot authorise its own actor).
  */
 export function createTokenVerifier(options: TokenVerifierOptions): (token: string) => Promise<VerifiedToken> {
   return async (token) => {
@@ -88,7 +90,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): (token: stri
     const verified: VerifiedToken = { caller, jti: jti as string };
     if (act !== undefined) verified.act = act;
     const permitted = options.actors?.get(caller.sub);
-    const refused = actors.find((actor) => !permitted?.has(actor));
+    const refused = actors.find((actor) => actor === caller.sub || (options.actors !== undefined && !permitted?.has(actor)));
     if (refused !== undefined) throw new AuthError(`Actor "${refused}" is not permitted to act for "${caller.sub}" (token claim "act").`, verified);
     return verified;
   };

@@ -89,6 +89,14 @@ describe('consent, end to end', () => {
     expect(consents.body.data!.subscriber.consents).toContainEqual({ purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing' });
   });
 
+  it('an unlisted number shows one DIRECTORY_SERVICES state, the standing withdrawal, even after a GRANT event', async () => {
+    await recordConsent(base, { subscriberId: FIXTURES.unlisted.id, purpose: 'DIRECTORY_SERVICES', action: 'GRANT', source: 'web' });
+    expectDenied(await gw.gql(`{ subscriber(id: "${FIXTURES.unlisted.id}") { fullName } }`, { purpose: 'DIRECTORY_SERVICES' }), ['subscriber', 'fullName'], 'CONSENT_WITHDRAWN');
+    const res = await gw.gql(`{ subscriber(id: "${FIXTURES.unlisted.id}") { consents { purpose state source } } }`, { purpose: 'CUSTOMER_SUPPORT' });
+    const directory = (res.body.data!.subscriber.consents as Array<{ purpose: string }>).filter((c) => c.purpose === 'DIRECTORY_SERVICES');
+    expect(directory).toEqual([{ purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing' }]);
+  });
+
   it.each(['MARKETING', 'ANALYTICS'])('minors are denied %s even with consent', async (purpose) => {
     const res = await gw.gql(`{ subscriber(id: "${FIXTURES.minor.id}") { lastKnownLocation { latitude } devices { model } } }`, { purpose });
     expectDenied(res, ['subscriber', 'lastKnownLocation'], 'MINOR');

@@ -75,7 +75,7 @@ describe('request-level rejections (SPEC §4 table)', () => {
     ['a partner without agency', () => sign({ kind: 'partner' }), /A partner token must carry an "agency" claim/],
     ['an agent without agency', () => sign({ kind: 'agent' }), /An agent token must carry an "agency" claim/],
     ['an unknown kind', () => sign({ kind: 'root' }), /"kind" must be one of/],
-    ['an act chain naming an actor no policy permits', () => sign({ act: { sub: 'rogue-bot' } }), /Actor "rogue-bot" is not permitted to act for "svc"/],
+    ['an act chain naming the subject itself', () => sign({ act: { sub: 'svc' } }), /Actor "svc" is not permitted to act for "svc"/],
     ['an act claim without a sub', () => sign({ act: { client_id: 'x' } }), /"act" must be an object with a non-empty "sub"/],
   ])('%s → 401 UNAUTHENTICATED, audited, no data', async (_name, token, message) => {
     const res = await gw.gql(Q, { token: await token(), purpose: 'BILLING' });
@@ -162,6 +162,23 @@ describe('request-level rejections (SPEC §4 table)', () => {
     expect(b.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     const rejected = await gw.gql(Q, { token: null, purpose: 'BILLING', headers: { 'x-request-id': 'req-456' } });
     expect(rejected.headers.get('x-request-id')).toBe('req-456');
+  });
+});
+
+describe('delegated tokens without ACTORS_FILE: the issuer vouches for the chain', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(() => gw.close());
+
+  it('serves a delegated token and logs the whole chain; decisions use the top-level claims', async () => {
+    const token = await gw.mint({ sub: 'svc-billing', kind: 'internal', purposes: ['BILLING'], act: { sub: 'assistant-bot', act: { sub: 'ops-console' } } });
+    const res = await gw.gql(Q, { token, purpose: 'BILLING' });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ subscriber: { fullName: FIXTURES.adult.fullName } });
+    const leaf = await auditRecordOf(gw.db, res);
+    expect(leaf.caller).toMatchObject({ sub: 'svc-billing', kind: 'internal', act: { sub: 'assistant-bot', act: { sub: 'ops-console' } } });
   });
 });
 

@@ -51,7 +51,11 @@ export function consentResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enforce
           at: e.at,
         }));
         if (s.subject.directoryListing === 'UNLISTED') {
-          // The standing withdrawal an unlisted number carries (SPEC §3).
+          // The standing withdrawal an unlisted number carries (SPEC §3). It is the current
+          // DIRECTORY_SERVICES state whatever the events say (no GRANT overrides it), so it
+          // replaces their entry: one state per purpose, never GRANTED beside WITHDRAWN.
+          const i = list.findIndex((c) => c.purpose === 'DIRECTORY_SERVICES');
+          if (i >= 0) list.splice(i, 1);
           list.push({ subscriberId: parent.id, purpose: 'DIRECTORY_SERVICES', state: 'WITHDRAWN', source: 'directory-listing', at: null as unknown as string });
         }
         return list.sort((a, b) => a.purpose.localeCompare(b.purpose));
