@@ -5,6 +5,7 @@ import type { Db } from '../db/index.js';
 import { SubjectLoader } from '../consent/index.js';
 import type { EnforcementContext, RequestScope } from '../shield/index.js';
 import { SubgraphExecutor } from '../subgraphs/index.js';
+import { suppressStacksThisTurn } from './suppressStacksThisTurn.js';
 
 /** What the gateway's context holds for the subgraphs. */
 export interface GatewayContext {
@@ -49,9 +50,11 @@ export class InProcessDataSource implements GraphQLDataSource {
       ctx = { scope: gatewayContext.scope, subgraph: this.name, subjects: gatewayContext.subjects, loaders: new Map() };
       gatewayContext.subgraphContexts.set(this.name, ctx);
     }
-    return (await this.executor.execute(
+    const result = await this.executor.execute(
       { query: request.query!, variables: request.variables ?? null, operationName: request.operationName ?? null },
       ctx,
-    )) as GatewayGraphQLResponse;
+    );
+    if (result.errors?.length) suppressStacksThisTurn(); // the gateway wraps each one next
+    return result as GatewayGraphQLResponse;
   }
 }

@@ -5,6 +5,7 @@ import { CONTEXT_HEADER, mintContextToken, type IssuerKey } from '../auth/index.
 import type { Logger } from '../logger.js';
 import type { SubgraphReport } from '../subgraphs/index.js';
 import type { GatewayContext } from './InProcessDataSource.js';
+import { suppressStacksThisTurn } from './suppressStacksThisTurn.js';
 
 /** A subgraph failed to answer: its fields fail, the rest of the response is served. */
 function unavailable(): GraphQLError {
@@ -49,6 +50,7 @@ export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<Record<str
       throw unavailable();
     }
     scope.decisions.merge(report.decisions);
+    if (response.errors?.length) suppressStacksThisTurn(); // the gateway wraps each one next
     if (report.consentQueries > 0) this.options.onConsentQueries?.(this.subgraph, report.consentQueries);
     const { purposegate: _report, ...rest } = response.extensions as Record<string, unknown>;
     return { ...response, extensions: rest };
