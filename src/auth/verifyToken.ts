@@ -1,5 +1,6 @@
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Caller, CallerKind, PurposeRegistry } from '../policy/index.js';
+import { isWellFormedJson } from '../wellFormed.js';
 import { AuthError } from './AuthError.js';
 
 /** Asymmetric algorithms we accept; jose would otherwise take any algorithm that fits the key. */
@@ -84,6 +85,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): (token: stri
       throw new AuthError(`${kind === 'agent' ? 'An' : 'A'} ${kind} token must carry an "agency" claim.`);
     }
     if (agency !== undefined && typeof agency !== 'string') throw new AuthError('Token claim "agency" must be a string.');
+    if (!isWellFormedJson([sub, jti, agency ?? null, act ?? null])) {
+      throw new AuthError('Token claims must be well-formed Unicode text without NUL characters.');
+    }
     const actors = act === undefined ? [] : actorChain(act);
     const caller: Caller = { sub: sub as string, kind: kind as CallerKind, purposes: purposes as string[] };
     if (typeof agency === 'string') caller.agency = agency;

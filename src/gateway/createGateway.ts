@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { buildSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema, Kind, type GraphQLSchema } from 'graphql';
 import { readPolicyMap, type PolicyMap } from '../../directives/index.js';
 import { AuthError, type IssuerKey, type VerifiedToken } from '../auth/index.js';
 import type { Config } from '../config.js';
@@ -20,6 +20,8 @@ import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.
 import { maskedPaths } from './maskedPaths.js';
 import { parseDocument } from './parseDocument.js';
 import { RateLimiter } from './RateLimiter.js';
+import { stringLiteralsWellFormed } from './stringLiteralsWellFormed.js';
+import { isWellFormedJson, isWellFormedText } from '../wellFormed.js';
 import { RemoteSubgraphDataSource } from './RemoteSubgraphDataSource.js';
 import type { OutcomeSink, RequestOutcome } from './RequestOutcome.js';
 
@@ -214,6 +216,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
         throw new RequestRejection('BAD_REQUEST', '"operationName" must be a string.');
       }
+      if (!isWellFormedText(query) || (typeof operationName === 'string' && !isWellFormedText(operationName)) || !isWellFormedJson(variables ?? null)) {
+        // Before anything of the request is kept: the record of this refusal must be writable.
+        throw new RequestRejection('BAD_REQUEST', 'The request holds a NUL character or an unpaired surrogate: send well-formed Unicode text.');
+      }
       outcome.documentHash = createHash('sha256').update(query).digest('hex');
       if (typeof operationName === 'string') outcome.operationName = operationName;
 
@@ -252,9 +258,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (caller.kind !== 'internal' && usesIntrospection(doc)) {
         throw new RequestRejection('GRAPHQL_VALIDATION_FAILED', 'Introspection is only available to internal callers.');
       }
+      if (!stringLiteralsWellFormed(doc)) {
+        throw new RequestRejection('BAD_REQUEST', 'The query holds a NUL character in a string: send well-formed Unicode text.');
+      }
       const operation = selectOperation(doc, typeof operationName === 'string' ? operationName : undefined);
       checkLimits(apiSchema, doc, operation, (variables ?? {}) as Record<string, unknown>, config.limits);
-      if (operation?.operation === 'mutation' && options.auditHealthy && !options.auditHealthy()) {
+      if (!operation) {
+        const count = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
+        throw new RequestRejection(
+          'OPERATION_RESOLUTION_FAILURE',
+          typeof operationName === 'string' && operationName !== ''
+            ? `The document has no operation named "${operationName}".`
+            : count === 0
+              ? 'The document holds no operation.'
+              : 'The document holds several operations: name the one to run in "operationName".',
+        );
+      }
+      if (operation.operation === 'subscription') throw new RequestRejection('BAD_REQUEST', 'Subscriptions are not supported: send a query or a mutation.');
+      if (operation.operation === 'mutation' && options.auditHealthy && !options.auditHealthy()) {
         // A mutation writes before its record exists: do not start one while the log is failing.
         throw new RequestRejection('AUDIT_UNAVAILABLE', AUDIT_UNAVAILABLE_MESSAGE);
       }

@@ -234,3 +234,58 @@ describe('delegated tokens (RFC 8693 act): only actors ACTORS_FILE permits for t
     expectRejected(await gw.gql(Q, { token: await token('svc-billing', act), purpose: 'BILLING' }), 401, 'UNAUTHENTICATED');
   });
 });
+
+describe('ill-formed text and operations that cannot run: 400, audited, and the gateway keeps serving', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(() => gw.close());
+
+  const ok = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`;
+  const NUL = String.fromCharCode(0);
+  const LONE = String.fromCharCode(0xd800);
+
+  it.each<[string, Parameters<TestGateway['gql']>, number, string]>([
+    ['an unpaired surrogate in operationName', [ok, { purpose: 'BILLING', operationName: LONE }], 400, 'BAD_REQUEST'],
+    ['an unpaired surrogate in operationName, without a token', [ok, { purpose: 'BILLING', token: null, operationName: LONE }], 400, 'BAD_REQUEST'],
+    ['an unpaired surrogate in a variable', ['query($id: ID!) { subscriber(id: $id) { fullName } }', { purpose: 'BILLING', variables: { id: LONE } }], 400, 'BAD_REQUEST'],
+    ['a NUL in a variable of a mutation', ['mutation($s: ID!) { withdrawConsent(subscriberId: $s, purpose: MARKETING) { state } }', { purpose: 'CONSENT_MANAGEMENT', variables: { s: NUL } }], 400, 'BAD_REQUEST'],
+    ['a NUL in a variable name', ['{ __typename }', { purpose: 'BILLING', variables: { [`a${NUL}`]: 1 } }], 400, 'BAD_REQUEST'],
+    ['a NUL in a string literal', [`{ subscriber(id: "a\\u0000b") { fullName } }`, { purpose: 'BILLING' }], 400, 'BAD_REQUEST'],
+    ['two operations and no operationName', ['query A { __typename } query B { __typename }', { purpose: 'BILLING' }], 400, 'OPERATION_RESOLUTION_FAILURE'],
+    ['an operationName the document does not have', ['query A { __typename }', { purpose: 'BILLING', operationName: 'Z' }], 400, 'OPERATION_RESOLUTION_FAILURE'],
+    ['a document of fragments only', ['fragment F on Query { __typename }', { purpose: 'BILLING' }], 400, 'OPERATION_RESOLUTION_FAILURE'],
+    ['a subscription', ['subscription { __typename }', { purpose: 'BILLING' }], 400, 'BAD_REQUEST'],
+  ])('%s → %i %s', async (_name, [query, options], status, code) => {
+    const res = await gw.gql(query, options);
+    if (options?.token === null) expectRejected(res, status, code);
+    else await expectAuditedRejection(gw.db, res, status, code);
+    expect(JSON.stringify(res.body)).not.toMatch(/stack|at .*\.ts:\d+/);
+    const after = await gw.gql(ok, { purpose: 'BILLING' });
+    expect(after.body.data).toEqual({ subscriber: { fullName: FIXTURES.adult.fullName } });
+  });
+
+  it('a token whose claims hold a NUL → 401, and the refusal is recorded', async () => {
+    const token = await new SignJWT({ kind: 'internal', purposes: ['BILLING'] })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: gw.server.issuerKey.kid })
+      .setSubject(`svc${NUL}x`)
+      .setIssuer(gw.config.tokenIssuer)
+      .setAudience(gw.config.tokenAudience)
+      .setIssuedAt()
+      .setJti('j-nul')
+      .setExpirationTime('5m')
+      .sign(gw.server.issuerKey.privateKey);
+    const res = await gw.gql(ok, { token, purpose: 'BILLING' });
+    await expectAuditedRejection(gw.db, res, 401, 'UNAUTHENTICATED');
+    expect(res.body.errors![0].message).toMatch(/well-formed/);
+  });
+
+  it('a partner asking for an id that does not exist: OUT_OF_SCOPE, and the denial is in the record', async () => {
+    const token = await gw.mint({ kind: 'partner', agency: FIXTURES.adult.agencyId, purposes: ['BILLING'] });
+    const res = await gw.gql('{ subscriber(id: "sub-nobody") { fullName } }', { token, purpose: 'BILLING' });
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'OUT_OF_SCOPE' });
+    const leaf = await auditRecordOf(gw.db, res);
+    expect(leaf.decisions).toEqual([expect.objectContaining({ subscriberId: 'sub-nobody', coordinate: 'Subscriber.id', effect: 'DENY', reason: 'OUT_OF_SCOPE' })]);
+  });
+});

@@ -48,17 +48,22 @@ export function subscribersResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enf
       }),
     );
 
-  /** A scoped caller gets the same answer for "absent" as for "someone else's": no enumeration. */
-  const notFound = (ctx: EnforcementContext, coordinate: string) => {
+  /**
+   * A scoped caller gets the same answer for "absent" as for "someone else's": no enumeration. The
+   * denial is logged like any other when the asked id is known (a number that matches nobody is
+   * not written to the log: it is a value).
+   */
+  const notFound = (ctx: EnforcementContext, coordinate: string, id?: string) => {
     const { caller, purpose } = ctx.scope;
     if (caller.kind === 'partner' || caller.kind === 'agent' || caller.kind === 'subscriber' || purpose === 'SUBJECT_ACCESS') {
+      if (id !== undefined) ctx.scope.decisions.record(id, coordinate, { effect: 'DENY', reason: 'OUT_OF_SCOPE' });
       throw forbidden(coordinate, purpose, 'OUT_OF_SCOPE');
     }
     return null;
   };
   const lookup = async (ctx: EnforcementContext, id: string) => {
     const row = await byId(ctx).load(id);
-    if (!row) return notFound(ctx, idField.coordinate);
+    if (!row) return notFound(ctx, idField.coordinate, id);
     if (deps.enforce) await guardSubject(sources.registry, ctx, idField, id);
     return toSubscriber(row);
   };
