@@ -215,6 +215,14 @@ describe('the audit log', () => {
       /record 7 is missing/,
     ],
     [
+      'a block of records deleted, longer than a page of reads',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 100 AND seq < 350', [logId]);
+        return 100;
+      },
+      /record 100 is missing \(the next stored record is 350\)/,
+    ],
+    [
       'a deleted record with the rest renumbered',
       async (tx) => {
         await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq = 7', [logId]);
@@ -286,6 +294,22 @@ describe('the audit log', () => {
         return seq;
       },
       /query columns were changed \(subscriberIds\)/,
+    ],
+    [
+      'a record moved in time by editing its query column',
+      async (tx) => {
+        await tx.query(`UPDATE audit_records SET at = at + interval '1 millisecond' WHERE log_id = $1 AND seq = 40`, [logId]);
+        return 40;
+      },
+      /record 40's query columns were changed \(at\)/,
+    ],
+    [
+      'a record filed under another purpose by editing its query column',
+      async (tx) => {
+        await tx.query(`UPDATE audit_records SET purpose = 'BILLING', caller_kind = 'partner' WHERE log_id = $1 AND seq = 41`, [logId]);
+        return 41;
+      },
+      /record 41's query columns were changed \(purpose, callerKind\)/,
     ],
     [
       'a forged checkpoint (root replaced, old signature kept)',
