@@ -380,6 +380,19 @@ describe('the audit log', () => {
     expect((await replay({ store: dbAuditStore(db), db })).mismatches).toEqual([]);
   });
 
+  it('replays a page of records with one subject query, not one per record', async () => {
+    const consentQueries: string[] = [];
+    const counting: Pick<Db, 'query'> = {
+      query: (sql, params) => {
+        if (sql.includes('consent_events')) consentQueries.push(sql);
+        return db.query(sql, params);
+      },
+    };
+    const report = await replay({ store: dbAuditStore(counting), db: counting });
+    expect(report.records).toBe(1000);
+    expect(consentQueries).toHaveLength(1); // 1000 records fit in one page
+  });
+
   it('flags exactly the decisions a back-dated consent event affects', async () => {
     const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE log_id = $1 ORDER BY seq', [logId]);
     const leaves = rows.map((r) => JSON.parse(r.body) as AuditLeaf);
