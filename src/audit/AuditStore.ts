@@ -31,6 +31,8 @@ export interface StoredRecord {
 export interface AuditStore {
   logs(): Promise<StoredLog[]>;
   records(logId: string, fromSeq: number, limit: number): Promise<StoredRecord[]>;
+  /** The stored leaf hashes (hex) of the first `limit` records from `fromSeq`, in order: proofs need no bodies. */
+  leafHashes(logId: string, fromSeq: number, limit: number): Promise<string[]>;
   /** Records of every log whose decision time is in [since, until), oldest first. */
   recordsBetween(since: string | undefined, until: string | undefined, afterKey: { at: string; recordId: string } | undefined, limit: number): Promise<Array<StoredRecord & { at: string }>>;
   checkpoints(logId: string): Promise<Array<{ size: number; note: string }>>;
@@ -53,6 +55,13 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       if (inRange.length >= limit) return inRange;
       const after = await readRecords(db, 'seq >= $2 ORDER BY seq LIMIT $3', [logId, fromSeq + limit, limit - inRange.length]);
       return after.length === 0 ? inRange : [...inRange, ...after];
+    },
+    async leafHashes(logId, fromSeq, limit) {
+      const read = async (where: string, params: unknown[]) =>
+        (await db.query<{ leaf_hash: string }>(`SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND ${where}`, params)).rows.map((r) => r.leaf_hash);
+      const inRange = await read('seq >= $2 AND seq < $3 ORDER BY seq', [logId, fromSeq, fromSeq + limit]);
+      if (inRange.length >= limit) return inRange;
+      return [...inRange, ...(await read('seq >= $2 ORDER BY seq LIMIT $3', [logId, fromSeq + limit, limit - inRange.length]))];
     },
     async recordsBetween(since, until, afterKey, limit) {
       const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; at: Date | string }>(

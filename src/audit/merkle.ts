@@ -66,21 +66,41 @@ function largestPowerOfTwoBelow(n: number): number {
   return k;
 }
 
+// The recursive definitions below work on index ranges [lo, hi) of one array: no sub-arrays are
+// copied, and every leaf is hashed into exactly one subtree root per proof (O(n) hashing).
+
+/** MTH(D[lo:hi]). */
+function rootOfRange(leaves: readonly Buffer[], lo: number, hi: number): Buffer {
+  const n = hi - lo;
+  if (n === 0) return EMPTY_ROOT;
+  if (n === 1) return leaves[lo];
+  const k = largestPowerOfTwoBelow(n);
+  return nodeHash(rootOfRange(leaves, lo, lo + k), rootOfRange(leaves, lo + k, hi));
+}
+
 /** MTH(D[n]) of RFC 9162 §2.1.1. */
 export function rootOf(leaves: readonly Buffer[]): Buffer {
-  if (leaves.length === 0) return EMPTY_ROOT;
-  if (leaves.length === 1) return leaves[0];
-  const k = largestPowerOfTwoBelow(leaves.length);
-  return nodeHash(rootOf(leaves.slice(0, k)), rootOf(leaves.slice(k)));
+  return rootOfRange(leaves, 0, leaves.length);
+}
+
+/** PATH(m, D[lo:hi]), appended to `out` from the leaf up. */
+function pathOfRange(m: number, leaves: readonly Buffer[], lo: number, hi: number, out: Buffer[]): Buffer[] {
+  const n = hi - lo;
+  if (n <= 1) return out;
+  const k = largestPowerOfTwoBelow(n);
+  if (m < k) {
+    pathOfRange(m, leaves, lo, lo + k, out);
+    out.push(rootOfRange(leaves, lo + k, hi));
+  } else {
+    pathOfRange(m - k, leaves, lo + k, hi, out);
+    out.push(rootOfRange(leaves, lo, lo + k));
+  }
+  return out;
 }
 
 /** PATH(m, D[n]) of RFC 9162 §2.1.3.1: the inclusion proof of leaf `m`. */
 export function inclusionProof(m: number, leaves: readonly Buffer[]): Buffer[] {
-  if (leaves.length <= 1) return [];
-  const k = largestPowerOfTwoBelow(leaves.length);
-  return m < k
-    ? [...inclusionProof(m, leaves.slice(0, k)), rootOf(leaves.slice(k))]
-    : [...inclusionProof(m - k, leaves.slice(k)), rootOf(leaves.slice(0, k))];
+  return pathOfRange(m, leaves, 0, leaves.length, []);
 }
 
 /** Verifies an inclusion proof (RFC 9162 §2.1.3.2). */
@@ -108,19 +128,28 @@ export function verifyInclusion(index: number, size: number, leaf: Buffer, proof
   return sn === 0 && r.equals(root);
 }
 
-function subproof(m: number, leaves: readonly Buffer[], complete: boolean): Buffer[] {
-  const n = leaves.length;
-  if (m === n) return complete ? [] : [rootOf(leaves)];
+/** SUBPROOF(m, D[lo:hi], complete), appended to `out` from the bottom up. */
+function subproof(m: number, leaves: readonly Buffer[], lo: number, hi: number, complete: boolean, out: Buffer[]): Buffer[] {
+  const n = hi - lo;
+  if (m === n) {
+    if (!complete) out.push(rootOfRange(leaves, lo, hi));
+    return out;
+  }
   const k = largestPowerOfTwoBelow(n);
-  return m <= k
-    ? [...subproof(m, leaves.slice(0, k), complete), rootOf(leaves.slice(k))]
-    : [...subproof(m - k, leaves.slice(k), false), rootOf(leaves.slice(0, k))];
+  if (m <= k) {
+    subproof(m, leaves, lo, lo + k, complete, out);
+    out.push(rootOfRange(leaves, lo + k, hi));
+  } else {
+    subproof(m - k, leaves, lo + k, hi, false, out);
+    out.push(rootOfRange(leaves, lo, lo + k));
+  }
+  return out;
 }
 
 /** PROOF(m, D[n]) of RFC 9162 §2.1.4.1: that the first `m` leaves are a prefix of all `n`. */
 export function consistencyProof(m: number, leaves: readonly Buffer[]): Buffer[] {
   if (m === 0 || m > leaves.length) return [];
-  return subproof(m, leaves, true);
+  return subproof(m, leaves, 0, leaves.length, true, []);
 }
 
 /** Verifies a consistency proof between tree sizes m ≤ n (RFC 9162 §2.1.4.2). */

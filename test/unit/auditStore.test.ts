@@ -40,14 +40,22 @@ describe('the audit store', () => {
     expect(r.index).toEqual({ atMs: Date.UTC(2026, 0, 1, 0, 0, 4), purpose: 'BILLING', callerSub: 'svc', callerKind: 'internal', rejectionCode: null, subscriberIds: ['sub-1'] });
   });
 
+  it('reads the leaf hashes alone, as proofs need them', async () => {
+    const store = dbAuditStore(db);
+    expect(await store.leafHashes(logId, 3, 4)).toEqual((await store.records(logId, 3, 4)).map((r) => r.leafHash));
+    expect(await store.leafHashes(logId, 48, 10)).toHaveLength(2);
+  });
+
   it('still returns the next `limit` records when a gap wider than the page was cut out of the log', async () => {
     await db
       .transaction(async (tx) => {
+        const all = (await dbAuditStore(tx).records(logId, 0, 50)).map((r) => r.leafHash);
         await tx.query('ALTER TABLE audit_records DISABLE TRIGGER USER');
         await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 10 AND seq < 30', [logId]);
         const store = dbAuditStore(tx);
         expect((await store.records(logId, 5, 10)).map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 30, 31, 32, 33, 34]);
         expect((await store.records(logId, 12, 3)).map((r) => r.seq)).toEqual([30, 31, 32]);
+        expect(await store.leafHashes(logId, 8, 4)).toEqual([8, 9, 30, 31].map((seq) => all[seq]));
         throw new Error('rollback');
       })
       .catch((e: Error) => {
