@@ -57,7 +57,7 @@ const show = (d: Partial<Decision> & { effect: string }) =>
 const showLogged = (d: LoggedDecision) => show({ effect: d.effect, reason: d.reason, strategy: d.strategy, consentEventId: d.consentEventId } as never);
 
 /** Records per read; the next page is read while this one is replayed. */
-const PAGE = 2_000;
+const PAGE = 500;
 
 /** Request-level rejections that depend on the policy (the purpose registry), so replay re-checks them. */
 const PURPOSE_REJECTIONS: ReadonlySet<string> = new Set(['PURPOSE_REQUIRED', 'UNKNOWN_PURPOSE', 'PURPOSE_NOT_PERMITTED', 'PURPOSE_REF_REQUIRED']);

@@ -27,7 +27,7 @@ export interface TrustedKey {
 }
 
 /** Records per read; the next page is read while this one is checked. */
-const PAGE = 1_000;
+const PAGE = 500;
 
 /** The query columns of a stored record that no longer match its body, by name. */
 function changedColumns(leaf: AuditLeaf, index: NonNullable<StoredRecord['index']>): string[] {
