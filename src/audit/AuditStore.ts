@@ -48,20 +48,36 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       return rows.map((r) => ({ logId: r.log_id, origin: r.origin, keyName: r.key_name, publicKey: r.public_key }));
     },
     async records(logId, fromSeq, limit) {
-      // A bounded seq range reads only its own rows, whatever the planner believes about the
-      // table: with no statistics yet it may otherwise scan and sort the whole rest of the log
-      // for every page. A short range is the end of the log or a gap; the rest then follows it.
-      const inRange = await readRecords(db, 'seq >= $2 AND seq < $3 ORDER BY seq', [logId, fromSeq, fromSeq + limit]);
-      if (inRange.length >= limit) return inRange;
-      const after = await readRecords(db, 'seq >= $2 ORDER BY seq LIMIT $3', [logId, fromSeq + limit, limit - inRange.length]);
-      return after.length === 0 ? inRange : [...inRange, ...after];
+      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; columns: string }>(
+        pageOfLog(
+          `seq, record_id, leaf_hash, body,
+           json_build_array(at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS columns`,
+        ),
+        [logId, fromSeq, limit],
+      );
+      return inSeqOrder(rows, limit).map((r) => {
+        // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
+        // parse of six columns (a timestamp and an array among them) per row.
+        const [at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(r.columns) as [
+          string,
+          string | null,
+          string | null,
+          string | null,
+          string | null,
+          Array<string | null> | null,
+        ];
+        return {
+          seq: Number(r.seq),
+          recordId: r.record_id,
+          leafHash: r.leaf_hash,
+          body: r.body,
+          index: { atMs: Date.parse(at), purpose, callerSub, callerKind, rejectionCode, subscriberIds: subscriberIds ?? [] },
+        };
+      });
     },
     async leafHashes(logId, fromSeq, limit) {
-      const read = async (where: string, params: unknown[]) =>
-        (await db.query<{ leaf_hash: string }>(`SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND ${where}`, params)).rows.map((r) => r.leaf_hash);
-      const inRange = await read('seq >= $2 AND seq < $3 ORDER BY seq', [logId, fromSeq, fromSeq + limit]);
-      if (inRange.length >= limit) return inRange;
-      return [...inRange, ...(await read('seq >= $2 ORDER BY seq LIMIT $3', [logId, fromSeq + limit, limit - inRange.length]))];
+      const { rows } = await db.query<{ seq: string | number; leaf_hash: string }>(pageOfLog('seq, leaf_hash'), [logId, fromSeq, limit]);
+      return inSeqOrder(rows, limit).map((r) => r.leaf_hash);
     },
     async recordsBetween(since, until, afterKey, limit) {
       const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; at: Date | string }>(
@@ -83,31 +99,31 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
   };
 }
 
-/** Records of one log matching `where` (after `log_id = $1`), with their query columns. */
-async function readRecords(db: Pick<Db, 'query'>, where: string, params: unknown[]): Promise<StoredRecord[]> {
-  // The query columns travel as one JSON array: one JSON.parse instead of a driver-side parse of
-  // six columns (a timestamp and an array among them) per row.
-  const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; columns: string }>(
-    `SELECT seq, record_id, leaf_hash, body,
-            json_build_array(at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS columns
-       FROM audit_records WHERE log_id = $1 AND ${where}`,
-    params,
-  );
-  return rows.map((r) => {
-    const [at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(r.columns) as [
-      string,
-      string | null,
-      string | null,
-      string | null,
-      string | null,
-      Array<string | null> | null,
-    ];
-    return {
-      seq: Number(r.seq),
-      recordId: r.record_id,
-      leafHash: r.leaf_hash,
-      body: r.body,
-      index: { atMs: Date.parse(at), purpose, callerSub, callerKind, rejectionCode, subscriberIds: subscriberIds ?? [] },
-    };
-  });
+/**
+ * One statement (one snapshot, so a log being appended to is read without holes) that selects
+ * `columns` (`seq` first) of the first $3 records of log $1 from seq $2; it may return up to
+ * twice $3 rows, see inSeqOrder(). The bounded seq range reads only its own rows whatever the
+ * planner believes about the table: with no statistics yet it would otherwise scan and sort the
+ * whole rest of the log for every page. Only when the range is short (the end of the log, or a
+ * gap) does the second branch run; its count() condition is a one-time filter.
+ */
+function pageOfLog(columns: string): string {
+  return `WITH r AS MATERIALIZED (
+            SELECT ${columns} FROM audit_records WHERE log_id = $1 AND seq >= $2::bigint AND seq < $2::bigint + $3::bigint ORDER BY seq)
+          SELECT * FROM r
+          UNION ALL
+          SELECT * FROM (SELECT ${columns} FROM audit_records
+                          WHERE log_id = $1 AND seq >= $2::bigint + $3::bigint AND (SELECT count(*) FROM r) < $3::bigint
+                          ORDER BY seq LIMIT $3::bigint) rest`;
+}
+
+/** The first `limit` rows by seq (the rows come in order in practice; sorting here keeps that a check, not an assumption). */
+function inSeqOrder<R extends { seq: string | number }>(rows: R[], limit: number): R[] {
+  for (let i = 1; i < rows.length; i++) {
+    if (Number(rows[i - 1].seq) >= Number(rows[i].seq)) {
+      rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      break;
+    }
+  }
+  return rows.length > limit ? rows.slice(0, limit) : rows;
 }

@@ -56,6 +56,12 @@ describe('the audit store', () => {
         expect((await store.records(logId, 5, 10)).map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 30, 31, 32, 33, 34]);
         expect((await store.records(logId, 12, 3)).map((r) => r.seq)).toEqual([30, 31, 32]);
         expect(await store.leafHashes(logId, 8, 4)).toEqual([8, 9, 30, 31].map((seq) => all[seq]));
+        // One statement per page, gap or not: a log that grows meanwhile is read from one snapshot, never with a hole.
+        const queries: string[] = [];
+        const counted = dbAuditStore({ query: (sql, params) => (queries.push(sql), tx.query(sql, params)) });
+        await counted.records(logId, 5, 10);
+        await counted.leafHashes(logId, 45, 10);
+        expect(queries).toHaveLength(2);
         throw new Error('rollback');
       })
       .catch((e: Error) => {
