@@ -81,7 +81,6 @@ export async function replay(options: {
   const { store, db } = options;
   const policies = new Map<string, ReplayPolicy>();
   const policyFor = async (hash: string) => {
-    if (options.proposed) return options.proposed;
     let p = policies.get(hash);
     if (!p) {
       p = policyFromText(await loadPolicyVersion(db, hash));
