@@ -1,41 +1,70 @@
 // Audit log throughput: records/s appended with group commit, leaves/s checked by verify,
-// decisions/s re-decided by replay. PGlite in memory, and PostgreSQL when DATABASE_URL is set.
+// decisions/s re-decided by replay. PGlite in memory, and PostgreSQL when DATABASE_URL is set (in
+// a database of its own, created and dropped here).
+//
 // Usage: npm run bench:audit -- [records=20000] [concurrency=256]
+//        AUDIT_BENCH_RECORDS=100000 npm run bench:audit     # 1,000,000 decisions (10 per record)
+//        AUDIT_BENCH_STORES=postgres DATABASE_URL=postgres://… npm run bench:audit   # one store only
+//
+// Each record carries 10 decisions about one of 200 seeded subscribers, for one of four purposes
+// (legitimate interest, contract with masks, two consent-based): the decisions are what decide()
+// answers for that subscriber now, so replay re-decides them with zero mismatches, consent
+// lookups included.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, policyText, replay, storePolicyVersion, verifyLogs, type AuditEntry } from '../src/audit/index.js';
+import {
+  AuditWriter,
+  dbAuditStore,
+  loadOrCreateAuditSigner,
+  policyFromText,
+  policyText,
+  replay,
+  storePolicyVersion,
+  verifyLogs,
+  type AuditEntry,
+  type LoggedDecision,
+} from '../src/audit/index.js';
+import { loadSubjects } from '../src/consent/index.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
 import { seedDemoData } from '../src/db/seedDemoData.js';
 import { composeSupergraph } from '../src/gateway/index.js';
+import { decide, type Caller } from '../src/policy/index.js';
 import { loadPolicySources } from '../src/subgraphs/index.js';
 
-const RECORDS = Number(process.argv[2] ?? 20_000);
-const CONCURRENCY = Number(process.argv[3] ?? 256);
-const DECISIONS_PER_RECORD = 10;
+const RECORDS = Number(process.argv[2] ?? process.env.AUDIT_BENCH_RECORDS ?? 20_000);
+const CONCURRENCY = Number(process.argv[3] ?? process.env.AUDIT_BENCH_CONCURRENCY ?? 256);
+const STORES = (process.env.AUDIT_BENCH_STORES ?? 'pglite,postgres').split(',');
+const SUBSCRIBERS = 200;
 const COORDS = ['Subscriber.id', 'Subscriber.msisdn', 'Subscriber.fullName', 'Subscriber.email', 'Subscriber.devices', 'Device.model', 'Device.imei', 'Subscriber.lastKnownLocation', 'Location.cellId', 'Subscriber.dateOfBirth'];
+const PURPOSES = ['FRAUD_PREVENTION', 'CUSTOMER_SUPPORT', 'MARKETING', 'ANALYTICS'];
+
+const seconds = (from: number) => (performance.now() - from) / 1000;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function run(label: string, db: Db) {
   await migrate(db);
-  await seedDemoData(db, { subscribers: 200, seed: 7 });
+  await seedDemoData(db, { subscribers: SUBSCRIBERS, seed: 7 });
   const sources = loadPolicySources();
-  const version = await storePolicyVersion(db, policyText(composeSupergraph(sources).supergraphSdl, sources.purposesSdl));
+  const text = policyText(composeSupergraph(sources).supergraphSdl, sources.purposesSdl);
+  const version = await storePolicyVersion(db, text);
+  const policy = policyFromText(text);
+  const ids = Array.from({ length: SUBSCRIBERS }, (_, i) => `sub-${String(i + 1).padStart(6, '0')}`);
+  const subjects = await loadSubjects(db, ids); // current consent state: every record is decided after the seeded events
+  const caller: Caller = { sub: 'svc-bench', kind: 'internal', purposes: PURPOSES };
   const dir = mkdtempSync(join(tmpdir(), 'pg-bench-'));
   const signer = loadOrCreateAuditSigner(dir);
   const writer = await AuditWriter.open(db, { policyVersion: version, signer, checkpointIntervalMs: 10_000 });
   const entry = (i: number): AuditEntry => {
-    const subscriberId = `sub-${String((i % 200) + 1).padStart(6, '0')}`;
-    return {
-      at: new Date().toISOString(),
-      requestId: `req-${i}`,
-      caller: { sub: 'svc-bench', kind: 'internal', purposes: ['FRAUD_PREVENTION'] },
-      purpose: 'FRAUD_PREVENTION',
-      ref: null,
-      operationName: null,
-      documentHash: 'ab'.repeat(32),
-      rejection: null,
-      decisions: COORDS.slice(0, DECISIONS_PER_RECORD).map((coordinate) => ({ subscriberId, coordinate, effect: 'ALLOW' as const, count: 1 })),
-    };
+    const at = new Date().toISOString();
+    const subscriberId = ids[i % SUBSCRIBERS];
+    const purpose = PURPOSES[i % PURPOSES.length];
+    const decisions = COORDS.map((coordinate): LoggedDecision => {
+      const d = decide({ registry: policy.registry, field: policy.field(coordinate)!, purpose, caller, subject: subjects[i % SUBSCRIBERS], at });
+      return { subscriberId, coordinate, ...d, count: 1 };
+    });
+    return { at, requestId: `req-${i}`, caller, purpose, ref: null, operationName: null, documentHash: 'ab'.repeat(32), rejection: null, decisions };
   };
   let next = 0;
   const t0 = performance.now();
@@ -44,40 +73,50 @@ async function run(label: string, db: Db) {
       while (next < RECORDS) await writer.append(entry(next++));
     }),
   );
-  const appendS = (performance.now() - t0) / 1000;
+  const appendS = seconds(t0);
   await writer.close();
   const t1 = performance.now();
   const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
-  const verifyS = (performance.now() - t1) / 1000;
+  const verifyS = seconds(t1);
   if (!report.ok) throw new Error(`verify failed: ${report.problem?.message}`);
   const t2 = performance.now();
   const r = await replay({ store: dbAuditStore(db), db });
-  const replayS = (performance.now() - t2) / 1000;
-  if (r.mismatches.length) throw new Error(`${r.mismatches.length} replay mismatches`);
+  const replayS = seconds(t2);
+  if (r.mismatches.length) throw new Error(`${r.mismatches.length} replay mismatches, e.g. ${JSON.stringify(r.mismatches[0])}`);
   console.log(
-    `| ${label} | ${RECORDS} | ${CONCURRENCY} | ${Math.round(RECORDS / appendS)} | ${(RECORDS / writer.stats.batches).toFixed(1)} | ${Math.round(report.leaves / verifyS)} | ${Math.round(r.decisions / replayS)} |`,
+    `| ${label} | ${fmt(RECORDS)} | ${fmt(r.decisions)} | ${fmt(RECORDS / appendS)} (${appendS.toFixed(1)} s) | ${(RECORDS / writer.stats.batches).toFixed(0)} | ` +
+      `${fmt(report.leaves / verifyS)} (${verifyS.toFixed(1)} s) | ${fmt(r.decisions / replayS)} (${replayS.toFixed(1)} s) |`,
   );
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
-console.log('| store | records | concurrency | append records/s | records per commit | verify leaves/s | replay decisions/s |');
+console.log(`node ${process.version}, ${process.platform}/${process.arch}; ${fmt(RECORDS)} records x ${COORDS.length} decisions, concurrency ${CONCURRENCY}`);
+console.log('| store | records | decisions | append records/s | records per commit | verify leaves/s | replay decisions/s |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-const lite = await openPglite('memory://');
-await run('PGlite (memory)', lite);
-await lite.close();
-if (process.env.DATABASE_URL) {
+if (STORES.includes('pglite')) {
+  const lite = await openPglite('memory://');
+  try {
+    await run('PGlite (memory)', lite);
+  } finally {
+    await lite.close();
+  }
+}
+if (STORES.includes('postgres') && process.env.DATABASE_URL) {
   const url = process.env.DATABASE_URL;
-  const name = `pg_bench_${Date.now().toString(36)}`;
+  const name = `pg_bench_${randomBytes(6).toString('hex')}`;
   const admin = await openPostgres(url, { max: 1 });
   await admin.query(`CREATE DATABASE ${name}`);
   const u = new URL(url);
   u.pathname = `/${name}`;
-  const pg = await openPostgres(u.toString());
   try {
-    await run('PostgreSQL 15 (loopback)', pg);
+    const pg = await openPostgres(u.toString());
+    try {
+      const { rows } = await pg.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+      await run(`PostgreSQL ${rows[0].v.split(' ')[0]} (loopback)`, pg);
+    } finally {
+      await pg.close();
+    }
   } finally {
-    await pg.close();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.close();
   }

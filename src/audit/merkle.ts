@@ -1,40 +1,61 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+const LEAF_PREFIX = Buffer.from([0]);
+const NODE_PREFIX = Buffer.from([1]);
+/** One-shot SHA-256 (Node >= 20.12): no Hash object per call. Absent on older Nodes. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer' | 'hex') => Buffer | string }).hash;
+/** Reused input buffers of the one-shot hashes (hashing is synchronous, so sharing is safe). */
+let leafScratch = Buffer.allocUnsafe(64 * 1024);
+const nodeScratch = Buffer.allocUnsafe(65);
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.from([0])).update(data).digest();
+  return crypto.createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+/** The leaf hash (hex) of a leaf's text, hashed as its UTF-8 bytes: what verify recomputes per record. */
+export function leafHashHex(text: string): string {
+  if (!oneShot) return crypto.createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest('hex');
+  // A UTF-16 code unit is at most 3 UTF-8 bytes; a short buffer would silently truncate the write.
+  if (text.length * 3 + 1 > leafScratch.length) leafScratch = Buffer.allocUnsafe(text.length * 3 + 1);
+  leafScratch[0] = 0x00;
+  const n = leafScratch.write(text, 1, 'utf8');
+  return oneShot('sha256', leafScratch.subarray(0, n + 1), 'hex') as string;
 }
 
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.from([1])).update(left).update(right).digest();
+  if (!oneShot || left.length !== 32 || right.length !== 32) return crypto.createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  nodeScratch[0] = 0x01;
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 33);
+  return oneShot('sha256', nodeScratch, 'buffer') as Buffer;
 }
 
 /** SHA-256 of the empty string: the root of an empty tree. */
-export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
+export const EMPTY_ROOT: Buffer = crypto.createHash('sha256').digest();
 
 /**
- * The right edge of a Merkle tree (its perfect subtrees, largest first): appending is O(log n)
- * and the root of the current size is O(log n), so a log is built and checked in one pass.
+ * The right edge of a Merkle tree (a compact range: the roots of its perfect subtrees, largest
+ * first, one per set bit of the size): appending is O(1) amortised and the root of the current
+ * size is O(log n), so a log is built and checked in one pass without holding its leaves.
  */
 export class Frontier {
-  private readonly stack: Array<{ height: number; hash: Buffer }> = [];
+  private readonly stack: Buffer[] = [];
   size = 0;
 
   push(leaf: Buffer): void {
-    let node = { height: 0, hash: leaf };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1].height === node.height) {
-      const left = this.stack.pop()!;
-      node = { height: node.height + 1, hash: nodeHash(left.hash, node.hash) };
-    }
-    this.stack.push(node);
+    let hash = leaf;
+    // Each trailing 1 bit of the old size is a perfect subtree of the new leaf's height: merge it.
+    for (let n = this.size; n % 2 === 1; n = (n - 1) / 2) hash = nodeHash(this.stack.pop()!, hash);
+    this.stack.push(hash);
     this.size++;
   }
 
   root(): Buffer {
     if (this.stack.length === 0) return EMPTY_ROOT;
-    let root = this.stack[this.stack.length - 1].hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i].hash, root);
+    let root = this.stack[this.stack.length - 1];
+    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i], root);
     return root;
   }
 }
@@ -45,21 +66,41 @@ function largestPowerOfTwoBelow(n: number): number {
   return k;
 }
 
+// The recursive definitions below work on index ranges [lo, hi) of one array: no sub-arrays are
+// copied, and every leaf is hashed into exactly one subtree root per proof (O(n) hashing).
+
+/** MTH(D[lo:hi]). */
+function rootOfRange(leaves: readonly Buffer[], lo: number, hi: number): Buffer {
+  const n = hi - lo;
+  if (n === 0) return EMPTY_ROOT;
+  if (n === 1) return leaves[lo];
+  const k = largestPowerOfTwoBelow(n);
+  return nodeHash(rootOfRange(leaves, lo, lo + k), rootOfRange(leaves, lo + k, hi));
+}
+
 /** MTH(D[n]) of RFC 9162 §2.1.1. */
 export function rootOf(leaves: readonly Buffer[]): Buffer {
-  if (leaves.length === 0) return EMPTY_ROOT;
-  if (leaves.length === 1) return leaves[0];
-  const k = largestPowerOfTwoBelow(leaves.length);
-  return nodeHash(rootOf(leaves.slice(0, k)), rootOf(leaves.slice(k)));
+  return rootOfRange(leaves, 0, leaves.length);
+}
+
+/** PATH(m, D[lo:hi]), appended to `out` from the leaf up. */
+function pathOfRange(m: number, leaves: readonly Buffer[], lo: number, hi: number, out: Buffer[]): Buffer[] {
+  const n = hi - lo;
+  if (n <= 1) return out;
+  const k = largestPowerOfTwoBelow(n);
+  if (m < k) {
+    pathOfRange(m, leaves, lo, lo + k, out);
+    out.push(rootOfRange(leaves, lo + k, hi));
+  } else {
+    pathOfRange(m - k, leaves, lo + k, hi, out);
+    out.push(rootOfRange(leaves, lo, lo + k));
+  }
+  return out;
 }
 
 /** PATH(m, D[n]) of RFC 9162 §2.1.3.1: the inclusion proof of leaf `m`. */
 export function inclusionProof(m: number, leaves: readonly Buffer[]): Buffer[] {
-  if (leaves.length <= 1) return [];
-  const k = largestPowerOfTwoBelow(leaves.length);
-  return m < k
-    ? [...inclusionProof(m, leaves.slice(0, k)), rootOf(leaves.slice(k))]
-    : [...inclusionProof(m - k, leaves.slice(k)), rootOf(leaves.slice(0, k))];
+  return pathOfRange(m, leaves, 0, leaves.length, []);
 }
 
 /** Verifies an inclusion proof (RFC 9162 §2.1.3.2). */
@@ -87,19 +128,28 @@ export function verifyInclusion(index: number, size: number, leaf: Buffer, proof
   return sn === 0 && r.equals(root);
 }
 
-function subproof(m: number, leaves: readonly Buffer[], complete: boolean): Buffer[] {
-  const n = leaves.length;
-  if (m === n) return complete ? [] : [rootOf(leaves)];
+/** SUBPROOF(m, D[lo:hi], complete), appended to `out` from the bottom up. */
+function subproof(m: number, leaves: readonly Buffer[], lo: number, hi: number, complete: boolean, out: Buffer[]): Buffer[] {
+  const n = hi - lo;
+  if (m === n) {
+    if (!complete) out.push(rootOfRange(leaves, lo, hi));
+    return out;
+  }
   const k = largestPowerOfTwoBelow(n);
-  return m <= k
-    ? [...subproof(m, leaves.slice(0, k), complete), rootOf(leaves.slice(k))]
-    : [...subproof(m - k, leaves.slice(k), false), rootOf(leaves.slice(0, k))];
+  if (m <= k) {
+    subproof(m, leaves, lo, lo + k, complete, out);
+    out.push(rootOfRange(leaves, lo + k, hi));
+  } else {
+    subproof(m - k, leaves, lo + k, hi, false, out);
+    out.push(rootOfRange(leaves, lo, lo + k));
+  }
+  return out;
 }
 
 /** PROOF(m, D[n]) of RFC 9162 §2.1.4.1: that the first `m` leaves are a prefix of all `n`. */
 export function consistencyProof(m: number, leaves: readonly Buffer[]): Buffer[] {
   if (m === 0 || m > leaves.length) return [];
-  return subproof(m, leaves, true);
+  return subproof(m, leaves, 0, leaves.length, true, []);
 }
 
 /** Verifies a consistency proof between tree sizes m ≤ n (RFC 9162 §2.1.4.2). */

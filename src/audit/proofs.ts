@@ -27,9 +27,9 @@ export interface ConsistencyProof {
 async function leafHashes(store: AuditStore, logId: string, size: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
   while (out.length < size) {
-    const page = await store.records(logId, out.length, Math.min(20_000, size - out.length));
+    const page = await store.leafHashes(logId, out.length, Math.min(50_000, size - out.length));
     if (page.length === 0) throw new Error(`Log "${logId}" has only ${out.length} records.`);
-    for (const r of page) out.push(Buffer.from(r.leafHash, 'hex'));
+    for (const hash of page) out.push(Buffer.from(hash, 'hex'));
   }
   return out;
 }

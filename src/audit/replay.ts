@@ -1,9 +1,9 @@
 import { readPolicyMap, readRegistry } from '../../directives/index.js';
-import { loadSubjects, type LoadedSubject } from '../consent/index.js';
+import { loadSubjectsAsOf, type LoadedSubject, type SubjectAsOf } from '../consent/index.js';
 import type { Db } from '../db/index.js';
 import { admitRequest, decide, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
 import type { AuditLeaf, LoggedDecision } from './AuditRecord.js';
-import type { AuditStore } from './AuditStore.js';
+import type { AuditStore, StoredRecord } from './AuditStore.js';
 import { loadPolicyVersion, splitPolicyText } from './policyVersions.js';
 
 /** A policy as replay needs it: the registry and each coordinate's field policy. */
@@ -17,11 +17,16 @@ export function policyFromText(text: string): ReplayPolicy {
   const { supergraphSdl, purposesSdl } = splitPolicyText(text);
   const registry = readRegistry(purposesSdl);
   const map = readPolicyMap(supergraphSdl, registry);
+  // A log names the same few coordinates over and over: look each up once.
+  const fields = new Map<string, FieldPolicy | undefined>();
   return {
     registry,
     field(coordinate) {
+      if (fields.has(coordinate)) return fields.get(coordinate);
       const dot = coordinate.indexOf('.');
-      return map.field(coordinate.slice(0, dot), coordinate.slice(dot + 1));
+      const field = map.field(coordinate.slice(0, dot), coordinate.slice(dot + 1));
+      fields.set(coordinate, field);
+      return field;
     },
   };
 }
@@ -51,11 +56,18 @@ const show = (d: Partial<Decision> & { effect: string }) =>
 
 const showLogged = (d: LoggedDecision) => show({ effect: d.effect, reason: d.reason, strategy: d.strategy, consentEventId: d.consentEventId } as never);
 
+/** Records per read; the next page is read while this one is replayed. */
+const PAGE = 500;
+
+/** Request-level rejections that depend on the policy (the purpose registry), so replay re-checks them. */
+const PURPOSE_REJECTIONS: ReadonlySet<string> = new Set(['PURPOSE_REQUIRED', 'UNKNOWN_PURPOSE', 'PURPOSE_NOT_PERMITTED', 'PURPOSE_REF_REQUIRED']);
+
 /**
  * Re-runs decide() — the same function the gateway runs — for every logged decision, with the
  * logged caller and purpose, the policy version in force then (or `proposed`, for a what-if),
  * and the consent history as of the record's decision time. Request-level purpose rejections are
- * re-checked too. Reports every decision that comes out differently.
+ * re-checked too. Reports every decision that comes out differently. Records are read a page at
+ * a time, and the subjects of a whole page are loaded in one query.
  */
 export async function replay(options: {
   store: AuditStore;
@@ -69,7 +81,6 @@ export async function replay(options: {
   const { store, db } = options;
   const policies = new Map<string, ReplayPolicy>();
   const policyFor = async (hash: string) => {
-    if (options.proposed) return options.proposed;
     let p = policies.get(hash);
     if (!p) {
       p = policyFromText(await loadPolicyVersion(db, hash));
@@ -78,44 +89,79 @@ export async function replay(options: {
     return p;
   };
   const report: ReplayReport = { records: 0, decisions: 0, mismatches: [] };
-  let after: { at: string; recordId: string } | undefined;
-  for (;;) {
-    const page = await store.recordsBetween(options.since, options.until, after, 2000);
-    if (page.length === 0) break;
-    for (const row of page) {
-      after = { at: row.at, recordId: row.recordId };
-      const leaf = JSON.parse(row.body) as AuditLeaf;
-      report.records++;
-      const policy = await policyFor(leaf.policyVersion);
-      const base = { recordId: leaf.recordId, at: leaf.at, purpose: leaf.purpose };
-      if (leaf.rejection && leaf.caller && ['PURPOSE_REQUIRED', 'UNKNOWN_PURPOSE', 'PURPOSE_NOT_PERMITTED', 'PURPOSE_REF_REQUIRED'].includes(leaf.rejection.code)) {
-        const again = admitRequest(policy.registry, leaf.caller, leaf.purpose ?? undefined, leaf.ref ?? undefined);
-        const code = again.ok ? 'ADMITTED' : again.code;
-        if (code !== leaf.rejection.code) report.mismatches.push({ ...base, logged: leaf.rejection.code, replayed: code });
+  const read = (after: { at: string; recordId: string } | undefined) => {
+    const page = store.recordsBetween(options.since, options.until, after, PAGE);
+    page.catch(() => undefined); // awaited on the next turn, or in finally
+    return page;
+  };
+  let reading: Promise<Array<StoredRecord & { at: string }>> | undefined = read(undefined);
+  try {
+    while (reading) {
+      const page: Array<StoredRecord & { at: string }> = await reading;
+      const last = page[page.length - 1];
+      reading = page.length === PAGE ? read({ at: last.at, recordId: last.recordId }) : undefined;
+      const leaves = page.map((row) => JSON.parse(row.body) as AuditLeaf);
+      const subjects = await subjectsOfPage(db, leaves);
+      for (const leaf of leaves) {
+        report.records++;
+        const policy = options.proposed ?? policies.get(leaf.policyVersion) ?? (await policyFor(leaf.policyVersion));
+        replayRecord(leaf, policy, subjects, report);
       }
-      if (leaf.decisions.length === 0) continue;
-      const ids = [...new Set(leaf.decisions.map((d) => d.subscriberId))];
-      const subjects = new Map<string, LoadedSubject>((await loadSubjects(db, ids, leaf.at)).map((s, i) => [ids[i], s]));
-      for (const d of leaf.decisions) {
-        report.decisions++;
-        const field = policy.field(d.coordinate);
-        const where = { ...base, subscriberId: d.subscriberId, coordinate: d.coordinate, logged: showLogged(d) };
-        if (!field) {
-          report.mismatches.push({ ...where, replayed: 'no such field in the policy' });
-          continue;
-        }
-        // A store that could not answer then is a logged input too.
-        const subject: LoadedSubject = d.reason === 'CONSENT_UNAVAILABLE' ? { status: 'unavailable' } : subjects.get(d.subscriberId)!;
-        const again = decide({ registry: policy.registry, field, purpose: leaf.purpose!, caller: leaf.caller!, subject, at: leaf.at });
-        const same =
-          again.effect === d.effect &&
-          (again.effect !== 'DENY' || again.reason === d.reason) &&
-          (again.effect !== 'MASK' || again.strategy === d.strategy) &&
-          (again.consentEventId ?? undefined) === (d.consentEventId ?? undefined);
-        if (!same) report.mismatches.push({ ...where, replayed: show(again) });
-      }
+      if (page.length > 0) options.onProgress?.(report.records);
     }
-    options.onProgress?.(report.records);
+  } finally {
+    await reading?.catch(() => undefined);
   }
   return report;
+}
+
+/** Subjects of a page, by record time then subscriber: one query for the whole page. */
+type PageSubjects = ReadonlyMap<string, ReadonlyMap<string, LoadedSubject>>;
+
+async function subjectsOfPage(db: Pick<Db, 'query'>, leaves: readonly AuditLeaf[]): Promise<PageSubjects> {
+  const keys: SubjectAsOf[] = [];
+  const byTime = new Map<string, Map<string, LoadedSubject>>();
+  for (const leaf of leaves) {
+    for (const d of leaf.decisions) {
+      let at = byTime.get(leaf.at);
+      if (!at) byTime.set(leaf.at, (at = new Map()));
+      if (at.has(d.subscriberId)) continue;
+      at.set(d.subscriberId, { status: 'unavailable' }); // replaced below
+      keys.push({ id: d.subscriberId, asOf: leaf.at });
+    }
+  }
+  const loaded = await loadSubjectsAsOf(db, keys);
+  keys.forEach((k, i) => byTime.get(k.asOf)!.set(k.id, loaded[i]));
+  return byTime;
+}
+
+/** Re-decides one record's rejection and decisions, adding what differs to the report. */
+function replayRecord(leaf: AuditLeaf, policy: ReplayPolicy, subjects: PageSubjects, report: ReplayReport): void {
+  // No closures per decision here: the loader (tsx) wraps every function it creates to keep its name.
+  if (leaf.rejection && leaf.caller && PURPOSE_REJECTIONS.has(leaf.rejection.code)) {
+    const again = admitRequest(policy.registry, leaf.caller, leaf.purpose ?? undefined, leaf.ref ?? undefined);
+    const code = again.ok ? 'ADMITTED' : again.code;
+    if (code !== leaf.rejection.code) report.mismatches.push({ recordId: leaf.recordId, at: leaf.at, purpose: leaf.purpose, logged: leaf.rejection.code, replayed: code });
+  }
+  for (const d of leaf.decisions) {
+    report.decisions++;
+    const field = policy.field(d.coordinate);
+    if (!field) {
+      report.mismatches.push(mismatch(leaf, d, 'no such field in the policy'));
+      continue;
+    }
+    // A store that could not answer then is a logged input too.
+    const subject: LoadedSubject = d.reason === 'CONSENT_UNAVAILABLE' ? { status: 'unavailable' } : subjects.get(leaf.at)!.get(d.subscriberId)!;
+    const again = decide({ registry: policy.registry, field, purpose: leaf.purpose!, caller: leaf.caller!, subject, at: leaf.at });
+    const same =
+      again.effect === d.effect &&
+      (again.effect !== 'DENY' || again.reason === d.reason) &&
+      (again.effect !== 'MASK' || again.strategy === d.strategy) &&
+      (again.consentEventId ?? undefined) === (d.consentEventId ?? undefined);
+    if (!same) report.mismatches.push(mismatch(leaf, d, show(again)));
+  }
+}
+
+function mismatch(leaf: AuditLeaf, d: LoggedDecision, replayed: string): Mismatch {
+  return { recordId: leaf.recordId, at: leaf.at, purpose: leaf.purpose, subscriberId: d.subscriberId, coordinate: d.coordinate, logged: showLogged(d), replayed };
 }

@@ -1,7 +1,7 @@
 import type { AuditLeaf } from './AuditRecord.js';
-import type { AuditStore, StoredLog } from './AuditStore.js';
+import type { AuditStore, StoredLog, StoredRecord } from './AuditStore.js';
 import { openCheckpoint } from './checkpoint.js';
-import { Frontier, leafHash } from './merkle.js';
+import { Frontier, leafHashHex } from './merkle.js';
 
 /** The first break found in one log. */
 export interface LogProblem {
@@ -26,18 +26,40 @@ export interface TrustedKey {
   publicKey: Buffer;
 }
 
-const PAGE = 20_000;
+/** Records per read; the next page is read while this one is checked. */
+const PAGE = 500;
 
-/** The index columns a record's body implies. */
-function expectedIndex(leaf: AuditLeaf) {
-  return {
-    at: new Date(leaf.at).toISOString(),
-    purpose: leaf.purpose,
-    callerSub: leaf.caller?.sub ?? null,
-    callerKind: leaf.caller?.kind ?? null,
-    rejectionCode: leaf.rejection?.code ?? null,
-    subscriberIds: [...new Set(leaf.decisions.map((d) => d.subscriberId))].sort(),
-  };
+/** The query columns of a stored record that no longer match its body, by name. */
+function changedColumns(leaf: AuditLeaf, index: NonNullable<StoredRecord['index']>): string[] {
+  const changed: string[] = [];
+  if (typeof leaf.at !== 'string' || Date.parse(leaf.at) !== index.atMs) changed.push('at');
+  if (leaf.purpose !== index.purpose) changed.push('purpose');
+  if ((leaf.caller?.sub ?? null) !== index.callerSub) changed.push('callerSub');
+  if ((leaf.caller?.kind ?? null) !== index.callerKind) changed.push('callerKind');
+  if ((leaf.rejection?.code ?? null) !== index.rejectionCode) changed.push('rejectionCode');
+  if (!sameSubscribers(leaf.decisions, index.subscriberIds)) changed.push('subscriberIds');
+  return changed;
+}
+
+/** Whether the `subscriber_ids` column holds exactly the distinct subscribers of the decisions. */
+function sameSubscribers(decisions: AuditLeaf['decisions'], column: ReadonlyArray<string | null>): boolean {
+  const ids: unknown[] = [];
+  if (Array.isArray(decisions)) {
+    // Most records name one subscriber or a few: a linear scan beats a Set there.
+    const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
+    for (const d of decisions) {
+      const id: unknown = d?.subscriberId;
+      if (seen ? seen.has(id) : ids.includes(id)) continue;
+      seen?.add(id);
+      ids.push(id);
+    }
+  }
+  if (ids.length !== column.length) return false;
+  if (ids.length === 1) return ids[0] === column[0];
+  // Both sides sorted alike; strict equality of every element, so a match is never wrongly found.
+  const a = ids.sort();
+  const b = [...column].sort();
+  return a.every((id, i) => id === b[i]);
 }
 
 async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly TrustedKey[], witnessed: ReadonlyArray<{ size: number; root: Buffer }>, onLeaf?: () => void) {
@@ -70,51 +92,59 @@ async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly Tr
   let next = 0; // next checkpoint to compare
   let lastVerifiedSize = 0;
   let index = 0;
-  for (;;) {
-    const page = await store.records(log.logId, index, PAGE);
-    for (const r of page) {
-      if (r.seq !== index) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is missing (the next stored record is ${r.seq})`) };
-      let leaf: AuditLeaf;
-      try {
-        leaf = JSON.parse(r.body) as AuditLeaf;
-      } catch {
-        return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is not valid JSON`) };
-      }
-      if (leaf.logId !== log.logId || leaf.seq !== index || leaf.recordId !== r.recordId) {
-        const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
-        const at = claimed < index ? claimed : index;
-        return {
-          records: index,
-          checkpoints: checkpoints.length,
-          problem: problem(at, `index ${index} holds the record written as index ${claimed}${leaf.logId !== log.logId ? ` of log "${leaf.logId}"` : ''}: records were inserted, deleted or reordered`),
-        };
-      }
-      const hash = leafHash(Buffer.from(r.body, 'utf8'));
-      if (hash.toString('hex') !== r.leafHash) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} was changed: its content no longer matches its leaf hash`) };
-      if (r.index) {
-        const want = expectedIndex(leaf);
-        const got = { ...r.index, subscriberIds: [...r.index.subscriberIds].sort() };
-        const changed = (Object.keys(want) as Array<keyof typeof want>).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
-        if (changed.length > 0) {
-          return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content`) };
+  // The next page is read while this one is hashed (PostgreSQL then works in parallel).
+  let reading: Promise<StoredRecord[]> | undefined = store.records(log.logId, 0, PAGE);
+  try {
+    while (reading) {
+      const page: StoredRecord[] = await reading;
+      reading = page.length === PAGE ? store.records(log.logId, page[page.length - 1].seq + 1, PAGE) : undefined;
+      reading?.catch(() => undefined); // awaited on the next turn, or in finally
+      for (const r of page) {
+        if (r.seq !== index) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is missing (the next stored record is ${r.seq})`) };
+        let leaf: AuditLeaf;
+        try {
+          leaf = JSON.parse(r.body) as AuditLeaf;
+        } catch {
+          return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is not valid JSON`) };
         }
-      }
-      frontier.push(hash);
-      onLeaf?.();
-      index++;
-      while (next < checkpoints.length && checkpoints[next].size === frontier.size) {
-        if (!frontier.root().equals(checkpoints[next].root)) {
+        if (typeof leaf !== 'object' || leaf === null) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is not a JSON object`) };
+        if (leaf.logId !== log.logId || leaf.seq !== index || leaf.recordId !== r.recordId) {
+          const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
+          const at = claimed < index ? claimed : index;
           return {
             records: index,
             checkpoints: checkpoints.length,
-            problem: problem(lastVerifiedSize, `the records from index ${lastVerifiedSize} to ${frontier.size - 1} do not match the checkpoint signed at size ${frontier.size}: one of them was changed`),
+            problem: problem(at, `index ${index} holds the record written as index ${claimed}${leaf.logId !== log.logId ? ` of log "${leaf.logId}"` : ''}: records were inserted, deleted or reordered`),
           };
         }
-        lastVerifiedSize = frontier.size;
-        next++;
+        // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8.
+        const hash = leafHashHex(r.body);
+        if (hash !== r.leafHash) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} was changed: its content no longer matches its leaf hash`) };
+        if (r.index) {
+          const changed = changedColumns(leaf, r.index);
+          if (changed.length > 0) {
+            return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content`) };
+          }
+        }
+        frontier.push(Buffer.from(hash, 'hex'));
+        onLeaf?.();
+        index++;
+        while (next < checkpoints.length && checkpoints[next].size === frontier.size) {
+          if (!frontier.root().equals(checkpoints[next].root)) {
+            return {
+              records: index,
+              checkpoints: checkpoints.length,
+              problem: problem(lastVerifiedSize, `the records from index ${lastVerifiedSize} to ${frontier.size - 1} do not match the checkpoint signed at size ${frontier.size}: one of them was changed`),
+            };
+          }
+          lastVerifiedSize = frontier.size;
+          next++;
+        }
       }
     }
-    if (page.length < PAGE) break;
+  } finally {
+    // Returning early on a problem: let the page being read finish before the caller moves on.
+    await reading?.catch(() => undefined);
   }
   if (next < checkpoints.length) {
     const signed = checkpoints[checkpoints.length - 1].size;

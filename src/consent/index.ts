@@ -1,3 +1,4 @@
 export { loadSubjects, type LatestConsent, type LoadedSubject } from './loadSubjects.js';
+export { loadSubjectsAsOf, type SubjectAsOf } from './loadSubjectsAsOf.js';
 export { SubjectLoader, type SubjectLoaderOptions } from './SubjectLoader.js';
 export { recordConsent, UnknownSubscriberError, type ConsentRecord } from './recordConsent.js';

@@ -215,6 +215,14 @@ describe('the audit log', () => {
       /record 7 is missing/,
     ],
     [
+      'a block of records deleted, longer than a page of reads',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 100 AND seq < 700', [logId]);
+        return 100;
+      },
+      /record 100 is missing \(the next stored record is 700\)/,
+    ],
+    [
       'a deleted record with the rest renumbered',
       async (tx) => {
         await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq = 7', [logId]);
@@ -288,6 +296,22 @@ describe('the audit log', () => {
       /query columns were changed \(subscriberIds\)/,
     ],
     [
+      'a record moved in time by editing its query column',
+      async (tx) => {
+        await tx.query(`UPDATE audit_records SET at = at + interval '1 millisecond' WHERE log_id = $1 AND seq = 40`, [logId]);
+        return 40;
+      },
+      /record 40's query columns were changed \(at\)/,
+    ],
+    [
+      'a record filed under another purpose by editing its query column',
+      async (tx) => {
+        await tx.query(`UPDATE audit_records SET purpose = 'BILLING', caller_kind = 'partner' WHERE log_id = $1 AND seq = 41`, [logId]);
+        return 41;
+      },
+      /record 41's query columns were changed \(purpose, callerKind\)/,
+    ],
+    [
       'a forged checkpoint (root replaced, old signature kept)',
       async (tx) => {
         const { rows } = await tx.query<{ note: string }>('SELECT note FROM audit_checkpoints WHERE log_id = $1 AND tree_size = 600', [logId]);
@@ -354,6 +378,19 @@ describe('the audit log', () => {
     expect(honest.mismatches).toEqual([]);
     await recordConsent(db, { subscriberId: FIXTURES.adult.id, purpose: 'ANALYTICS', action: 'WITHDRAW', source: 'app' });
     expect((await replay({ store: dbAuditStore(db), db })).mismatches).toEqual([]);
+  });
+
+  it('replays a page of records with one subject query, not one per record', async () => {
+    const consentQueries: string[] = [];
+    const counting: Pick<Db, 'query'> = {
+      query: (sql, params) => {
+        if (sql.includes('consent_events')) consentQueries.push(sql);
+        return db.query(sql, params);
+      },
+    };
+    const report = await replay({ store: dbAuditStore(counting), db: counting });
+    expect(report.records).toBe(1000);
+    expect(consentQueries).toHaveLength(2); // 1000 records, two pages of 500
   });
 
   it('flags exactly the decisions a back-dated consent event affects', async () => {

@@ -5,6 +5,7 @@ import {
   Frontier,
   inclusionProof,
   leafHash,
+  leafHashHex,
   rootOf,
   verifyConsistency,
   verifyInclusion,
@@ -20,11 +21,17 @@ describe('RFC 9162 Merkle tree', () => {
   });
 
   it('the streaming frontier gives the same root as the recursive definition at every size', () => {
-    const all = leaves(70);
+    const all = leaves(260);
     const f = new Frontier();
     for (let n = 1; n <= all.length; n++) {
       f.push(all[n - 1]);
       expect(f.root().equals(rootOf(all.slice(0, n))), `size ${n}`).toBe(true);
+    }
+  });
+
+  it('hashes a leaf\u2019s text as its UTF-8 bytes, whatever its characters and length', () => {
+    for (const text of ['', '{"v":1}', 'caf\u00e9 \u20ac \u{1F600}', '\u00e9'.repeat(40_000), 'x'.repeat(300_000)]) {
+      expect(leafHashHex(text), `${text.length} chars`).toBe(leafHash(Buffer.from(text, 'utf8')).toString('hex'));
     }
   });
 

@@ -1,0 +1,72 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, type AuditEntry } from '../../src/audit/index.js';
+import { openTestDb } from '../harness.js';
+
+const entry = (i: number): AuditEntry => ({
+  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+  requestId: `r${i}`,
+  caller: { sub: 'svc', kind: 'internal', purposes: ['BILLING'] },
+  purpose: 'BILLING',
+  ref: null,
+  operationName: null,
+  documentHash: null,
+  rejection: null,
+  decisions: [{ subscriberId: `sub-${i % 3}`, coordinate: 'Subscriber.fullName', effect: 'ALLOW', count: 1 }],
+});
+
+describe('the audit store', () => {
+  let db: Awaited<ReturnType<typeof openTestDb>>;
+  let logId: string;
+  beforeAll(async () => {
+    db = await openTestDb();
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer: loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-store-'))) });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append(entry(i))));
+    await writer.close();
+    logId = writer.logId;
+  });
+  afterAll(() => db.drop());
+
+  const seqs = async (from: number, limit: number) => (await dbAuditStore(db).records(logId, from, limit)).map((r) => r.seq);
+
+  it('reads a page of records from a position, with the query columns of each', async () => {
+    expect(await seqs(0, 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await seqs(45, 10)).toEqual([45, 46, 47, 48, 49]);
+    expect(await seqs(50, 10)).toEqual([]);
+    const [r] = await dbAuditStore(db).records(logId, 4, 1);
+    expect(r).toMatchObject({ seq: 4, recordId: `${logId}-4`, leafHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(r.index).toEqual({ atMs: Date.UTC(2026, 0, 1, 0, 0, 4), purpose: 'BILLING', callerSub: 'svc', callerKind: 'internal', rejectionCode: null, subscriberIds: ['sub-1'] });
+  });
+
+  it('reads the leaf hashes alone, as proofs need them', async () => {
+    const store = dbAuditStore(db);
+    expect(await store.leafHashes(logId, 3, 4)).toEqual((await store.records(logId, 3, 4)).map((r) => r.leafHash));
+    expect(await store.leafHashes(logId, 48, 10)).toHaveLength(2);
+  });
+
+  it('still returns the next `limit` records when a gap wider than the page was cut out of the log', async () => {
+    await db
+      .transaction(async (tx) => {
+        const all = (await dbAuditStore(tx).records(logId, 0, 50)).map((r) => r.leafHash);
+        await tx.query('ALTER TABLE audit_records DISABLE TRIGGER USER');
+        await tx.query('DELETE FROM audit_records WHERE log_id = $1 AND seq >= 10 AND seq < 30', [logId]);
+        const store = dbAuditStore(tx);
+        expect((await store.records(logId, 5, 10)).map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 30, 31, 32, 33, 34]);
+        expect((await store.records(logId, 12, 3)).map((r) => r.seq)).toEqual([30, 31, 32]);
+        expect(await store.leafHashes(logId, 8, 4)).toEqual([8, 9, 30, 31].map((seq) => all[seq]));
+        // One statement per page, gap or not: a log that grows meanwhile is read from one snapshot, never with a hole.
+        const queries: string[] = [];
+        const counted = dbAuditStore({ query: (sql, params) => (queries.push(sql), tx.query(sql, params)) });
+        await counted.records(logId, 5, 10);
+        await counted.leafHashes(logId, 45, 10);
+        expect(queries).toHaveLength(2);
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
+    expect(await seqs(8, 4)).toEqual([8, 9, 10, 11]);
+  });
+});
