@@ -105,48 +105,77 @@ export class AuditWriter {
       await new Promise((r) => setImmediate(r));
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
-        const start = this.frontier.size;
-        const rows = batch.map((p, i) => {
-          const seq = start + i;
-          const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
-          const body = canonicalJson(leaf);
-          return { leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) };
-        });
-        const params: unknown[] = [];
-        const values = rows.map((r) => {
-          const l = r.leaf;
-          const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
-          params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.body, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
-          const b = params.length - 11;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
-        });
-        try {
-          await this.db.transaction((tx) =>
-            tx.query(
-              `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
-               VALUES ${values.join(', ')}`,
-              params,
-            ),
-          );
-        } catch (err) {
-          this.stats.failures++;
-          this.lastWriteFailed = true;
-          const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
-          for (const p of batch) p.reject(error);
-          await this.resync();
-          continue;
-        }
-        this.lastWriteFailed = false;
-        for (const r of rows) this.frontier.push(r.hash);
-        this.stats.records += rows.length;
-        this.stats.batches++;
-        rows.forEach((r, i) => batch[i].resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq }));
+        const retry = await this.write(batch);
+        // The store refused the data of the batch (not its connection): one record may be what
+        // it cannot take. Write them one by one, so such a record fails alone.
+        for (const p of retry) await this.write([p]);
       }
+    } catch (err) {
+      // write() settles every record it is given; this is a last guard so that nothing here can
+      // end the process with an unhandled rejection.
+      for (const p of this.queue.splice(0)) p.reject(new Error(`The audit log could not be written: ${(err as Error).message}`));
     } finally {
       // Same synchronous segment as the loop's last empty-queue check: no append can slip in
       // between (an await here, or a second async function, would let one in and strand it).
       this.running = false;
     }
+  }
+
+  /**
+   * Writes `batch` in one transaction at the next positions of the log. On success every record
+   * is resolved. A record that cannot be canonicalised is rejected on its own. When the store
+   * refuses the batch, its records are returned, still pending, if the refusal was about the data
+   * (SQLSTATE classes 22 and 23: to be written one by one), and are rejected otherwise.
+   */
+  private async write(batch: Pending[]): Promise<Pending[]> {
+    const start = this.frontier.size;
+    const rows: Array<{ pending: Pending; leaf: AuditLeaf; body: string; hash: Buffer }> = [];
+    for (const p of batch) {
+      const seq = start + rows.length;
+      const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
+      let body: string;
+      try {
+        body = canonicalJson(leaf);
+      } catch (err) {
+        this.stats.failures++;
+        p.reject(new Error(`The audit record cannot be written: ${(err as Error).message}`));
+        continue;
+      }
+      rows.push({ pending: p, leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) });
+    }
+    if (rows.length === 0) return [];
+    const params: unknown[] = [];
+    const values = rows.map((r) => {
+      const l = r.leaf;
+      const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
+      params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.body, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
+      const b = params.length - 11;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
+    });
+    try {
+      await this.db.transaction((tx) =>
+        tx.query(
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+           VALUES ${values.join(', ')}`,
+          params,
+        ),
+      );
+    } catch (err) {
+      this.stats.failures++;
+      this.lastWriteFailed = true;
+      await this.resync();
+      const code = String((err as { code?: unknown }).code ?? '');
+      if ((code.startsWith('22') || code.startsWith('23')) && rows.length > 1 && this.frontier.size === start) return rows.map((r) => r.pending);
+      const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
+      for (const r of rows) r.pending.reject(error);
+      return [];
+    }
+    this.lastWriteFailed = false;
+    for (const r of rows) this.frontier.push(r.hash);
+    this.stats.records += rows.length;
+    this.stats.batches++;
+    for (const r of rows) r.pending.resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq });
+    return [];
   }
 
   /**

@@ -57,6 +57,22 @@ describe('AuditWriter', () => {
     await writer.close();
   });
 
+  it.each<[string, (e: AuditEntry) => AuditEntry]>([
+    ['cannot be canonicalised (an unpaired surrogate)', (e) => ({ ...e, operationName: String.fromCharCode(0xd800) })],
+    ['is refused by the store (a NUL in a subscriber id)', (e) => ({ ...e, decisions: [{ subscriberId: `a${String.fromCharCode(0)}b`, coordinate: 'Subscriber.id', effect: 'DENY', reason: 'OUT_OF_SCOPE', count: 1 }] })],
+  ])('a record that %s fails alone: the rest of its batch is written, and the log verifies', async (_name, poison) => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
+    const results = await Promise.allSettled(Array.from({ length: 9 }, (_, i) => writer.append(i === 4 ? poison(entry(i)) : entry(i))));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ seq: number }>).value.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((await writer.append(entry(10))).seq).toBe(8); // the writer goes on
+    await writer.close();
+    const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
+    const log = report.logs.find((l) => l.logId === writer.logId);
+    expect(log?.records).toBe(9);
+    expect(log?.problem).toBeUndefined();
+  });
+
   it('never signs a checkpoint twice for the same size, and refuses appends once closed', async () => {
     const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
     await writer.append(entry(1));
