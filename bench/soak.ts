@@ -121,8 +121,8 @@ async function sample(pid: number, metricsUrl: string): Promise<{ rss: number; h
   }
   const text = await (await fetch(metricsUrl)).text();
   const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
-  if (Number.isNaN(rss)) rss = metric('purposegate_process_process_resident_memory_bytes');
-  return { rss, heap: metric('purposegate_process_nodejs_heap_size_used_bytes') };
+  if (Number.isNaN(rss)) rss = metric('purposegate_process_resident_memory_bytes');
+  return { rss, heap: metric('purposegate_nodejs_heap_size_used_bytes') };
 }
 
 async function main(): Promise<number> {

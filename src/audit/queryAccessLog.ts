@@ -9,6 +9,8 @@ export interface AccessLogQuery {
   since?: string;
   until?: string;
   rejected?: boolean;
+  /** Leaves out records of these purposes (records without a purpose stay). */
+  excludePurposes?: readonly string[];
   first: number;
   /** Cursor: the (at, recordId) of the last entry of the previous page. */
   after?: { at: string; recordId: string };
@@ -27,6 +29,7 @@ export async function queryAccessLog(db: Pick<Db, 'query'>, q: AccessLogQuery): 
   if (q.callerSub !== undefined) add('caller_sub = $?', q.callerSub);
   if (q.since !== undefined) add('at >= $?::timestamptz', q.since);
   if (q.until !== undefined) add('at < $?::timestamptz', q.until);
+  if (q.excludePurposes?.length) add('(purpose IS NULL OR purpose <> ALL($?::text[]))', [...q.excludePurposes]);
   if (q.rejected !== undefined) where.push(q.rejected ? 'rejection_code IS NOT NULL' : 'rejection_code IS NULL');
   if (q.after) {
     params.push(q.after.at, q.after.recordId);

@@ -9,6 +9,8 @@ import {
   runAuditOperation,
   type AccessEntry,
   type AuditOperation,
+  type ConsistencyProof,
+  type InclusionProof,
   type ReplayReport,
   type TrustedKey,
   type VerifyReport,
@@ -18,6 +20,7 @@ import { composeSupergraph } from '../gateway/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
 import { cliConfig, cliToken, route, withStore } from './context.js';
 import { CliError } from './fail.js';
+import { parseProof } from './parseProof.js';
 
 interface RouteOptions {
   url?: string;
@@ -155,11 +158,20 @@ export function auditCommand(program: Command): void {
       } catch (err) {
         throw new CliError(`${opts.key}: ${(err as Error).message}`);
       }
-      let proof;
+      let text: string;
       try {
-        proof = JSON.parse(readFileSync(opts.proof === '-' ? 0 : opts.proof, 'utf8'));
-      } catch {
-        throw new CliError(`${opts.proof} is not a proof (JSON expected).`);
+        text = readFileSync(opts.proof === '-' ? 0 : opts.proof, 'utf8');
+      } catch (err) {
+        throw new CliError(`${opts.proof}: ${(err as Error).message}`);
+      }
+      const source = opts.proof === '-' ? 'stdin' : opts.proof;
+      let proof: InclusionProof | ConsistencyProof;
+      try {
+        proof = parseProof(JSON.parse(text));
+      } catch (err) {
+        if (err instanceof SyntaxError) throw new CliError(`${source} is not a proof (JSON expected).`);
+        const reason = (err as Error).message;
+        throw new CliError(`${source} is not a proof: ${reason[0]!.toLowerCase()}${reason.slice(1)}`);
       }
       try {
         process.stdout.write(`ok: ${checkProof(proof, key)}\n`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { recordConsent, UnknownSubscriberError } from '../consent/index.js';
+import { assertConsentBased, NotConsentBasedError, recordConsent, UnknownSubscriberError } from '../consent/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
 import { cliConfig, cliToken, route, withStore } from './context.js';
 import { CliError } from './fail.js';
@@ -45,6 +45,12 @@ export function consentCommand(program: Command): void {
         const config = cliConfig();
         const registry = loadPolicySources(config.schemaDir).registry;
         if (!registry.has(opts.purpose)) throw new CliError(`Purpose "${opts.purpose}" is not in the purpose registry.`);
+        try {
+          assertConsentBased(registry, opts.purpose);
+        } catch (err) {
+          if (err instanceof NotConsentBasedError) throw new CliError(err.message);
+          throw err;
+        }
         const act = action === 'grant' ? 'GRANT' : 'WITHDRAW';
         const target = route(config, opts.url);
         let result: unknown;

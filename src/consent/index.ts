@@ -2,3 +2,5 @@ export { loadSubjects, type LatestConsent, type LoadedSubject } from './loadSubj
 export { loadSubjectsAsOf, type SubjectAsOf } from './loadSubjectsAsOf.js';
 export { SubjectLoader, type SubjectLoaderOptions } from './SubjectLoader.js';
 export { recordConsent, UnknownSubscriberError, type ConsentRecord } from './recordConsent.js';
+export { assertConsentBased } from './assertConsentBased.js';
+export { NotConsentBasedError } from './NotConsentBasedError.js';

@@ -4,29 +4,38 @@ import type { Db } from './Db.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-/** Applies the versioned SQL migrations in src/db/migrations that `db` has not applied yet. */
+/** The advisory lock key that serialises migrations across processes sharing one PostgreSQL database. */
+const MIGRATION_LOCK_KEY = 7201005;
+
+/**
+ * Applies the versioned SQL migrations in src/db/migrations that `db` has not applied yet, in one
+ * transaction: on PostgreSQL it first takes a transaction-scoped advisory lock, so replicas that
+ * start together on an empty database wait for each other, even to create `schema_migrations`.
+ */
 export async function migrate(db: Db): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
   const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort();
-  const applied: number[] = [];
-  for (const file of files) {
-    const version = Number.parseInt(file, 10);
-    const sql = readFileSync(MIGRATIONS_DIR + file, 'utf8');
-    const done = await db.transaction(async (tx) => {
-      if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7201005)');
-      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
-      if (seen.rows.length > 0) return false;
+  return db.transaction(async (tx) => {
+    // The lock comes before any DDL: two concurrent CREATE TABLE IF NOT EXISTS both insert the
+    // table's row type and one fails on pg_type's unique index.
+    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const seen = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(seen.rows.map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const file of files) {
+      const version = Number.parseInt(file, 10);
+      if (done.has(version)) continue;
+      const sql = readFileSync(MIGRATIONS_DIR + file, 'utf8');
       // Statements are split on the marker-free semicolons of whole lines; $$ bodies stay intact.
       for (const statement of splitSql(sql)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
-      return true;
-    });
-    if (done) applied.push(version);
-  }
-  return applied;
+      applied.push(version);
+    }
+    return applied;
+  });
 }
 
 /** Splits a migration into statements, keeping dollar-quoted function bodies whole. */

@@ -8,6 +8,9 @@ import { readBody } from '../subgraphs/index.js';
 
 const OPS = new Set(['verify', 'replay', 'report', 'prove', 'export']);
 
+/** An X-Request-Id that is echoed back (the gateway's rule); any other is replaced by a UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 function send(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.statusCode = status;
@@ -28,7 +31,10 @@ export function createAuditEndpoint(options: {
   registry: PurposeRegistry;
 }) {
   return async (req: IncomingMessage, res: ServerResponse, op: string): Promise<void> => {
-    const requestId = randomUUID();
+    // The path is the caller's: an unknown operation is recorded and echoed, but not at any length.
+    const shownOp = op.length > 64 ? `${op.slice(0, 64)}…` : op;
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
     res.setHeader('x-request-id', requestId);
     const reject = (status: number, code: string, message: string) => send(res, status, { errors: [{ message, extensions: { code } }] });
     /** A refused call is recorded too (an attempt on the audit log is what auditors look for). */
@@ -40,7 +46,7 @@ export function createAuditEndpoint(options: {
           caller: caller ? { ...caller.caller, jti: caller.jti } : null,
           purpose,
           ref: null,
-          operationName: `audit ${op}`,
+          operationName: `audit ${shownOp}`,
           documentHash: null,
           rejection: { code, status },
           decisions: [],
@@ -50,10 +56,13 @@ export function createAuditEndpoint(options: {
         reject(503, 'AUDIT_UNAVAILABLE', 'The audit log cannot be written; the operation did not run.');
       }
     };
-    if (req.method !== 'POST' || !OPS.has(op)) return reject(404, 'NOT_FOUND', `No audit operation "${op}" (POST /audit/verify|replay|report|prove|export).`);
+    const purpose = String(req.headers['x-purpose'] ?? '');
+    // Like the gateway's HTTP checks, an unknown operation is refused before the token is read.
+    if (req.method !== 'POST' || !OPS.has(op)) {
+      return refuse(404, 'NOT_FOUND', `No audit operation "${shownOp}" (POST /audit/verify|replay|report|prove|export).`, undefined, purpose || null);
+    }
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''))?.[1];
     let verified: VerifiedToken;
-    const purpose = String(req.headers['x-purpose'] ?? '');
     try {
       if (!bearer) throw new AuthError('Send an access token: "Authorization: Bearer <JWT>".');
       verified = await options.verifyToken(bearer);
@@ -71,7 +80,7 @@ export function createAuditEndpoint(options: {
     try {
       args = JSON.parse((await readBody(req, 10 * 1024 * 1024)) || '{}') as Record<string, unknown>;
     } catch {
-      return reject(400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+      return refuse(400, 'BAD_REQUEST', 'The request body is not valid JSON.', verified, purpose);
     }
     let recordId: string;
     try {

@@ -13,7 +13,7 @@ export interface GatewayMetrics {
 /** Creates the metrics: requests, latency, decisions by purpose/effect/reason, consent queries. */
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'purposegate_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'purposegate_' });
   return {
     registry,
     requests: new Counter({

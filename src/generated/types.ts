@@ -241,7 +241,7 @@ export type Query = {
   __typename?: 'Query';
   /** The access log, for auditors (token kind auditor) under purpose AUDIT. Newest first. */
   accessLog: AccessLogConnection;
-  /** The caller's own entries, for a subscriber under SUBJECT_ACCESS: only the decisions about them. */
+  /** The caller's own entries, for a subscriber under SUBJECT_ACCESS: only the decisions about them, without references, and no LAW_ENFORCEMENT access (never disclosed to its subject). */
   myAccessLog: AccessLogConnection;
   /** Any object by its global id (today: subscribers), under the same scope rules as subscriber(id). */
   node?: Maybe<Node>;

@@ -492,7 +492,11 @@ describe('the access log through GraphQL', () => {
     expect(nodes.map((n: { purpose: string }) => n.purpose)).toContain('BILLING');
     const adult = await gw.mint({ sub: FIXTURES.adult.id, kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] });
     const own = await gw.gql(`{ myAccessLog { nodes { purpose ref } } }`, { token: adult, purpose: 'SUBJECT_ACCESS' });
-    const leEntry = own.body.data!.myAccessLog.nodes.find((n: { purpose: string }) => n.purpose === 'LAW_ENFORCEMENT');
-    expect(leEntry).toEqual({ purpose: 'LAW_ENFORCEMENT', ref: null });
+    // LAW_ENFORCEMENT accesses are withheld from their subject (test/integration/myAccessLog.test.ts); no ref is shown.
+    expect(own.body.data!.myAccessLog.nodes.length).toBeGreaterThan(0);
+    for (const n of own.body.data!.myAccessLog.nodes) {
+      expect(n.purpose).not.toBe('LAW_ENFORCEMENT');
+      expect(n.ref).toBeNull();
+    }
   });
 });

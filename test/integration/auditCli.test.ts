@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson, loadOrCreateAuditSigner, signCheckpoint } from '../../src/audit/index.js';
+import { leafHash } from '../../src/audit/merkle.js';
 import { openPglite } from '../../src/db/index.js';
-import { cli as runCli, spawnServe, type ServeProcess } from '../processes.js';
+import { BIN, cli as runCli, spawnServe, type ServeProcess } from '../processes.js';
 
 describe('purposegate audit (CLI), through a running server and directly', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pg-auditcli-'));
@@ -109,5 +112,53 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     const verify = await cli(['audit', 'verify']);
     expect(verify.code).not.toBe(0);
     expect(verify.stderr).toMatch(/^purposegate: audit log broken: log gw-\S+ index 1: record 1 was changed/);
+  });
+});
+
+describe('purposegate audit check-proof with a proof on stdin', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pg-checkproof-'));
+  const signer = loadOrCreateAuditSigner(dir);
+  const keyFile = join(dir, 'keys', 'audit.pub');
+  // A one-record log: its root is the leaf's hash, and the audit path is empty.
+  const leaf = canonicalJson({ logId: 'gw-test', seq: 0, recordId: 'gw-test-0' });
+  const checkpoint = signCheckpoint({ origin: 'purposegate.audit/gw-test', size: 1, root: leafHash(Buffer.from(leaf, 'utf8')) }, signer);
+  const valid = { kind: 'inclusion', logId: 'gw-test', index: 0, leaf, checkpoint, proof: [] };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs check-proof with `input` on stdin. */
+  const checkProof = (input: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'audit', 'check-proof', '--proof', '-', '--key', keyFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b) => (stdout += b));
+      child.stderr.on('data', (b) => (stderr += b));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input);
+    });
+
+  it('accepts a well-formed proof that holds', async () => {
+    const r = await checkProof(JSON.stringify(valid));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('ok: record gw-test-0 (index 0) is included in purposegate.audit/gw-test at size 1\n');
+  });
+
+  it.each([
+    { what: '{}', input: '{}', reason: 'The proof\'s "kind" must be "inclusion" or "consistency"; got nothing.' },
+    { what: 'an inclusion proof without its audit path', input: JSON.stringify({ ...valid, proof: undefined }), reason: 'The proof\'s "proof" must be an array of base64 SHA-256 hashes; got nothing.' },
+    { what: 'a leaf that is a number', input: JSON.stringify({ ...valid, leaf: 42 }), reason: 'The proof\'s "leaf" must be the record\'s canonical JSON (a string holding a JSON object); got 42.' },
+    { what: 'a consistency proof without its newer checkpoint', input: JSON.stringify({ kind: 'consistency', logId: 'gw-test', old: checkpoint, proof: [] }), reason: 'The proof\'s "new" must be the newer signed checkpoint note (a string); got nothing.' },
+  ])('$what on stdin: exit 1 with one sentence saying what is wrong', async ({ input, reason }) => {
+    const r = await checkProof(input);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`purposegate: stdin is not a proof: ${reason[0]!.toLowerCase()}${reason.slice(1)}\n`);
+  });
+
+  it('says so when stdin is not JSON', async () => {
+    const r = await checkProof('proof?');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('purposegate: stdin is not a proof (JSON expected).\n');
   });
 });

@@ -138,6 +138,26 @@ describe('purposegate serve, and the data commands beside it', () => {
     expect(unknown.stderr).toContain('Purpose "SELLING" is not in the purpose registry.');
   });
 
+  it.each([
+    { action: 'withdraw', purpose: 'LAW_ENFORCEMENT', basis: 'LEGAL_OBLIGATION' },
+    { action: 'grant', purpose: 'LAW_ENFORCEMENT', basis: 'LEGAL_OBLIGATION' },
+    { action: 'withdraw', purpose: 'FRAUD_PREVENTION', basis: 'LEGITIMATE_INTEREST' },
+    { action: 'grant', purpose: 'BILLING', basis: 'CONTRACT' },
+  ])('consent $action --purpose $purpose exits 1: the purpose does not rest on consent; nothing is recorded', async ({ action, purpose, basis }) => {
+    const r = await cli(['consent', action, '--subscriber', 'sub-000002', '--purpose', purpose], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`purposegate: Purpose "${purpose}" does not rest on consent (its basis is ${basis}): there is no consent to grant or withdraw.\n`);
+    const token = (await cli(['token', 'mint', '--sub', 'cm', '--kind', 'internal', '--purposes', 'CONSENT_MANAGEMENT'], env)).stdout.trim();
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-purpose': 'CONSENT_MANAGEMENT' },
+      body: JSON.stringify({ query: '{ subscriber(id: "sub-000002") { consents { purpose } } }' }),
+    });
+    const consents = ((await res.json()) as any).data.subscriber.consents as Array<{ purpose: string }>;
+    expect(consents.map((c) => c.purpose)).not.toContain(purpose);
+  });
+
   it('stops cleanly on SIGTERM and releases the DATA_DIR', async () => {
     expect(await server.stop()).toBe(0);
     expect(existsSync(join(dataDir, 'purposegate.lock'))).toBe(false);
@@ -145,6 +165,54 @@ describe('purposegate serve, and the data commands beside it', () => {
     const seed = await cli(['seed', '--subscribers', '3'], env);
     expect(seed.code).toBe(0);
     expect(JSON.parse(seed.stdout)).toMatchObject({ subscribers: 3 });
+  });
+});
+
+describe('purposegate token mint', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pg-mint-'));
+  const mint = ['token', 'mint', '--purposes', 'BILLING'];
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it.each([
+    { flags: '--ttl 2d', args: ['--sub', 'svc', '--ttl', '2d'], env: {}, stderr: 'purposegate: --ttl must be at most 86400 s (TOKEN_MAX_AGE_S, the longest lifetime the server accepts); got "2d" (172800 s).' },
+    { flags: '--ttl 2h with TOKEN_MAX_AGE_S=3600', args: ['--sub', 'svc', '--ttl', '2h'], env: { TOKEN_MAX_AGE_S: '3600' }, stderr: 'purposegate: --ttl must be at most 3600 s (TOKEN_MAX_AGE_S, the longest lifetime the server accepts); got "2h" (7200 s).' },
+    { flags: '--ttl 0s', args: ['--sub', 'svc', '--ttl', '0s'], env: {}, stderr: 'purposegate: --ttl must be a positive lifetime such as 90s, 15m or 12h; got "0s".' },
+    { flags: '--sub ""', args: ['--sub', ''], env: {}, stderr: 'purposegate: --sub must be a non-empty name; got "".' },
+    { flags: '--act ""', args: ['--sub', 'svc', '--act', ''], env: {}, stderr: 'purposegate: --act must be a non-empty name; got "".' },
+    { flags: '--kind partner --agency ""', args: ['--sub', 'p', '--kind', 'partner', '--agency', ''], env: {}, stderr: 'purposegate: --agency must be a non-empty name; got "".' },
+    { flags: '--act the --sub itself', args: ['--sub', 'svc', '--act', 'svc'], env: {}, stderr: 'purposegate: --act must name an actor other than the token\'s --sub (a subject never acts for itself); got "svc".' },
+  ])('$flags: exit 1, one line naming the flag, what is expected and what arrived', async ({ args, env, stderr }) => {
+    const r = await cli([...mint, ...(args.includes('--kind') ? [] : ['--kind', 'internal']), ...args], { DATA_DIR: dataDir, ...(env as Record<string, string>) });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${stderr}\n`);
+  });
+
+  it('mints a token for exactly TOKEN_MAX_AGE_S', async () => {
+    const r = await cli([...mint, '--kind', 'internal', '--sub', 'svc', '--ttl', '24h'], { DATA_DIR: dataDir });
+    expect(r.code).toBe(0);
+    const { iat, exp } = JSON.parse(Buffer.from(r.stdout.trim().split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number };
+    expect(exp - iat).toBe(86_400);
+  });
+});
+
+describe('purposegate consent on the store itself (no server)', () => {
+  it('refuses a purpose that does not rest on consent before writing anything', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pg-consent-'));
+    try {
+      expect((await cli(['seed', '--subscribers', '2'], { DATA_DIR: dataDir })).code).toBe(0);
+      const r = await cli(['consent', 'withdraw', '--subscriber', 'sub-000001', '--purpose', 'LAW_ENFORCEMENT'], { DATA_DIR: dataDir });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('purposegate: Purpose "LAW_ENFORCEMENT" does not rest on consent (its basis is LEGAL_OBLIGATION): there is no consent to grant or withdraw.\n');
+      const db = await openPglite(dataDir);
+      try {
+        expect((await db.query("SELECT 1 FROM consent_events WHERE purpose = 'LAW_ENFORCEMENT'")).rows).toHaveLength(0);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

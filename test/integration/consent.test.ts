@@ -154,4 +154,64 @@ describe('consent, end to end', () => {
     const unknown = await gw.gql(m('sub-nobody'), { purpose: 'CONSENT_MANAGEMENT' });
     expect(unknown.body.data).toBeNull();
   });
+
+  it.each([
+    { field: 'withdrawConsent', purpose: 'LAW_ENFORCEMENT', basis: 'LEGAL_OBLIGATION', as: 'CONSENT_MANAGEMENT' },
+    { field: 'grantConsent', purpose: 'LAW_ENFORCEMENT', basis: 'LEGAL_OBLIGATION', as: 'CONSENT_MANAGEMENT' },
+    { field: 'withdrawConsent', purpose: 'FRAUD_PREVENTION', basis: 'LEGITIMATE_INTEREST', as: 'CONSENT_MANAGEMENT' },
+    { field: 'withdrawConsent', purpose: 'SERVICE_DELIVERY', basis: 'CONTRACT', as: 'CONSENT_MANAGEMENT' },
+    { field: 'withdrawConsent', purpose: 'EMERGENCY_SERVICES', basis: 'VITAL_INTEREST', as: 'CONSENT_MANAGEMENT' },
+    { field: 'withdrawConsent', purpose: 'LAW_ENFORCEMENT', basis: 'LEGAL_OBLIGATION', as: 'SUBJECT_ACCESS' },
+    { field: 'grantConsent', purpose: 'AUDIT', basis: 'LEGAL_OBLIGATION', as: 'SUBJECT_ACCESS' },
+  ])('$field(purpose: $purpose) under $as → BAD_USER_INPUT naming the purpose and its basis; no event written', async ({ field, purpose, basis, as }) => {
+    const id = FIXTURES.adult.id;
+    const token = as === 'SUBJECT_ACCESS' ? await gw.mint({ sub: id, kind: 'subscriber', purposes: ['SUBJECT_ACCESS'] }) : undefined;
+    const before = await base.query<{ n: number }>('SELECT count(*)::int AS n FROM consent_events WHERE subscriber_id = $1', [id]);
+    const res = await gw.gql(`mutation { ${field}(subscriberId: "${id}", purpose: ${purpose}, source: "app") { purpose state } }`, { token, purpose: as });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toBeNull();
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors![0]).toMatchObject({
+      message: `Purpose "${purpose}" does not rest on consent (its basis is ${basis}): there is no consent to grant or withdraw.`,
+      path: [field],
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    expect(res.body.extensions!.audit.recordId).toEqual(expect.any(String));
+    const after = await base.query<{ n: number }>('SELECT count(*)::int AS n FROM consent_events WHERE subscriber_id = $1', [id]);
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+    const listed = await gw.gql(`{ subscriber(id: "${id}") { consents { purpose } } }`, { purpose: 'CONSENT_MANAGEMENT' });
+    expect(listed.body.data!.subscriber.consents.map((c: { purpose: string }) => c.purpose)).not.toContain(purpose);
+  });
+
+  it.each(['MARKETING_SMS', 'DIRECTORY_SERVICES', 'ANALYTICS'])('%s rests on consent: it can be withdrawn and granted', async (purpose) => {
+    for (const field of ['withdrawConsent', 'grantConsent']) {
+      const res = await gw.gql(`mutation { ${field}(subscriberId: "${FIXTURES.adult.id}", purpose: ${purpose}) { purpose state } }`, { purpose: 'CONSENT_MANAGEMENT' });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data![field]).toEqual({ purpose, state: field === 'grantConsent' ? 'GRANTED' : 'WITHDRAWN' });
+    }
+  });
+});
+
+describe('consent mutations with the consent subgraph over HTTP', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ subgraphs: 'http' });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('a purpose that does not rest on consent is refused with BAD_USER_INPUT through both error sanitisers', async () => {
+    const res = await gw.gql(`mutation { withdrawConsent(subscriberId: "${FIXTURES.adult.id}", purpose: LAW_ENFORCEMENT) { purpose state } }`, { purpose: 'CONSENT_MANAGEMENT' });
+    expect(res.body.data).toBeNull();
+    expect(res.body.errors).toEqual([
+      {
+        message: 'Purpose "LAW_ENFORCEMENT" does not rest on consent (its basis is LEGAL_OBLIGATION): there is no consent to grant or withdraw.',
+        path: ['withdrawConsent'],
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ]);
+    const events = await gw.db.query('SELECT 1 FROM consent_events WHERE purpose = $1', ['LAW_ENFORCEMENT']);
+    expect(events.rows).toHaveLength(0);
+  });
 });

@@ -134,6 +134,18 @@ describe('checkResponse: the differential oracle', () => {
     expect(issues).toContain('missing FORBIDDEN/OUT_OF_SCOPE error at ["grantConsent"] (Mutation.grantConsent)');
   });
 
+  it('reports a withdrawal recorded for a purpose that does not rest on consent, and accepts its refusal', () => {
+    const m = f('withdrawConsent', [f('purpose'), f('state')], [['subscriberId', adult.id], ['purpose', { enumValue: 'LAW_ENFORCEMENT' }], ['source', 'app']]);
+    const q = finalise({ kind: 'mutation', roots: [m] }, 30);
+    const ctx = () => context(internal('CONSENT_MANAGEMENT'), 'CONSENT_MANAGEMENT');
+    const message = 'Purpose "LAW_ENFORCEMENT" does not rest on consent (its basis is LEGAL_OBLIGATION): there is no consent to grant or withdraw.';
+    const recorded = checkResponse(q, ctx(), ok({ withdrawConsent: { purpose: 'LAW_ENFORCEMENT', state: 'WITHDRAWN' } }));
+    expect(recorded).toContain('(root): expected no data (LAW_ENFORCEMENT does not rest on consent), got {"withdrawConsent":{"purpose":"LAW_ENFORCEMENT","state":"WITHDRAWN"}}');
+    expect(recorded).toContain(`missing BAD_USER_INPUT error at ["withdrawConsent"] ("${message}")`);
+    const refused: ResponseLike = { status: 200, body: { data: null, errors: [{ message, path: ['withdrawConsent'], extensions: { code: 'BAD_USER_INPUT' } }], extensions: { masked: [], audit: AUDIT } } };
+    expect(checkResponse(q, ctx(), refused)).toEqual([]);
+  });
+
   it('reports an unknown subscriber answered differently from an out-of-scope one for a scoped caller', () => {
     const partner: ModelCaller = { kind: 'agent', sub: 'agent-x', agency: 'agency-north', purposes: ['CUSTOMER_SUPPORT'] };
     const q = op(f('subscriber', [f('id')], [['id', 'sub-nope']]));

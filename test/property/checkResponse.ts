@@ -5,6 +5,7 @@ import {
   admit,
   cellOf,
   consentsView,
+  consentWriteRefusal,
   decideConsentWrite,
   decideModel,
   HASH_SHAPE,
@@ -60,6 +61,8 @@ const NAMED_PAGE_TYPES: Record<string, string> = { subscribers: 'SubscriberConne
 class Walk {
   readonly issues: string[] = [];
   readonly errors = new Map<string, { reason: DenyReason; coordinate: string }>();
+  /** Expected BAD_USER_INPUT errors, by path: their message. */
+  readonly inputErrors = new Map<string, string>();
   readonly masked = new Set<string>();
   readonly hashes: Array<[string, string]> = [];
   readonly counts = new Map<string, number>();
@@ -77,6 +80,7 @@ class Walk {
   absorb(w: Walk): void {
     this.issues.push(...w.issues);
     for (const [k, v] of w.errors) this.errors.set(k, v);
+    for (const [k, v] of w.inputErrors) this.inputErrors.set(k, v);
     for (const m of w.masked) this.masked.add(m);
     this.hashes.push(...w.hashes);
     for (const [k, n] of w.counts) this.count(k, n);
@@ -432,7 +436,10 @@ function finish(w: Walk, res: ResponseLike, issues: string[]): void {
     const key = JSON.stringify(e.path ?? null);
     const want = w.errors.get(key);
     const got = `${String(e.extensions?.code)}/${String(e.extensions?.reason)}`;
-    if (!want) issues.push(`unexpected error at ${key}: ${got}: ${e.message}`);
+    const input = w.inputErrors.get(key);
+    if (input !== undefined) {
+      if (e.extensions?.code !== 'BAD_USER_INPUT' || e.message !== input) issues.push(`error at ${key}: expected BAD_USER_INPUT "${input}", got ${got}: ${e.message}`);
+    } else if (!want) issues.push(`unexpected error at ${key}: ${got}: ${e.message}`);
     else if (e.extensions?.code !== 'FORBIDDEN' || e.extensions?.reason !== want.reason) issues.push(`error at ${key}: expected FORBIDDEN/${want.reason}, got ${got}`);
     else if (e.extensions?.coordinate !== undefined && e.extensions.coordinate !== want.coordinate) {
       issues.push(`error at ${key}: coordinate ${String(e.extensions.coordinate)}, expected ${want.coordinate}`);
@@ -441,6 +448,7 @@ function finish(w: Walk, res: ResponseLike, issues: string[]): void {
     seen.add(key);
   }
   for (const [key, want] of w.errors) if (!seen.has(key)) issues.push(`missing FORBIDDEN/${want.reason} error at ${key} (${want.coordinate})`);
+  for (const [key, message] of w.inputErrors) if (!seen.has(key)) issues.push(`missing BAD_USER_INPUT error at ${key} ("${message}")`);
 
   // extensions.masked: exactly the non-null values the model masks.
   const masked = res.body.extensions?.masked;
@@ -461,7 +469,8 @@ function finish(w: Walk, res: ResponseLike, issues: string[]): void {
 
 /**
  * A consent mutation: when the model refuses it, no data (Consent! is non-null) and one FORBIDDEN
- * error at the field; when it allows it, the recorded event as the Consent type shows it.
+ * error at the field; when it allows the writer but the purpose does not rest on consent, no data
+ * and one BAD_USER_INPUT error; otherwise the recorded event as the Consent type shows it.
  */
 function checkMutation(op: Operation, w: Walk, res: ResponseLike, issues: string[]): void {
   const [f] = mergeFields(op.roots);
@@ -469,11 +478,16 @@ function checkMutation(op: Operation, w: Walk, res: ResponseLike, issues: string
   const subjectId = f.args.get('subscriberId') as string;
   const purpose = (f.args.get('purpose') as { enumValue: string }).enumValue;
   const d = decideConsentWrite(w.purpose, w.caller, w.ctx.subjects.get(subjectId));
+  const refusal = consentWriteRefusal(purpose as Purpose);
   const data = res.body.data;
   if (d.effect === 'DENY') {
     if (data !== null) w.fail([], `expected no data (the mutation is denied: ${d.reason}), got ${JSON.stringify(data)}`);
     w.count(`MUTATION:DENY:${d.reason}`);
     w.errors.set(JSON.stringify([f.key]), { reason: d.reason, coordinate: `Mutation.${f.name}` });
+  } else if (refusal !== undefined) {
+    if (data !== null) w.fail([], `expected no data (${purpose} does not rest on consent), got ${JSON.stringify(data)}`);
+    w.count('MUTATION:NOT_CONSENT_BASED');
+    w.inputErrors.set(JSON.stringify([f.key]), refusal);
   } else if (w.keys([], data, [f])) {
     w.count('MUTATION:ALLOW');
     const recorded = { purpose, state: f.name === 'grantConsent' ? 'GRANTED' : 'WITHDRAWN', source: f.args.get('source') as string, at: { between: w.ctx.inFlight } };

@@ -20,7 +20,7 @@ import { startTestGateway, type TestGateway } from '../harness.js';
 import { checkResponse, type CaseContext } from './checkResponse.js';
 import { mergeFields, mutationArb, operationArb, renderOperation } from './operations.js';
 import { loadRawData, type RawSubscriber } from './rawData.js';
-import { admit, CONSENT_MODE, decideConsentWrite, latestByPurpose, PURPOSES, REF_REQUIRED, type CallerKind, type ModelCaller, type ModelSubject, type Purpose } from './referenceModel.js';
+import { admit, CONSENT_MODE, consentWriteRefusal, decideConsentWrite, latestByPurpose, PURPOSES, REF_REQUIRED, type CallerKind, type ModelCaller, type ModelSubject, type Purpose } from './referenceModel.js';
 
 /** fast-check runs: one HTTP request each, carrying two to five root operations (the cases). */
 const RUNS = Number(process.env.FC_RUNS ?? 800);
@@ -227,7 +227,8 @@ describe('differential: the gateway agrees with the reference model', () => {
           // The model's own account of what the mutation recorded (never read back from the product).
           const [m] = mergeFields(c.op.roots);
           const subject = subjects.get(m.args.get('subscriberId') as string);
-          if (subject && decideConsentWrite(admission.purpose, caller!, subject).effect === 'ALLOW') {
+          const target = (m.args.get('purpose') as { enumValue: string }).enumValue as Purpose;
+          if (subject && decideConsentWrite(admission.purpose, caller!, subject).effect === 'ALLOW' && consentWriteRefusal(target) === undefined) {
             const window = ctx.inFlight;
             windows.push(window);
             subject.events.push({

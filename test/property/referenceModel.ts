@@ -35,6 +35,25 @@ export function isPurpose(p: string): p is Purpose {
   return (PURPOSES as readonly string[]).includes(p);
 }
 
+/** Each purpose's lawful basis (SPEC §3 table, "basis / consent" column; README "How to read it"). */
+export const BASIS: Record<Purpose, 'CONTRACT' | 'LEGITIMATE_INTEREST' | 'VITAL_INTEREST' | 'LEGAL_OBLIGATION' | 'CONSENT'> = {
+  SERVICE_DELIVERY: 'CONTRACT',
+  BILLING: 'CONTRACT',
+  CUSTOMER_SUPPORT: 'CONTRACT',
+  NETWORK_OPERATIONS: 'LEGITIMATE_INTEREST',
+  FRAUD_PREVENTION: 'LEGITIMATE_INTEREST',
+  EMERGENCY_SERVICES: 'VITAL_INTEREST',
+  LAW_ENFORCEMENT: 'LEGAL_OBLIGATION',
+  DIRECTORY_SERVICES: 'CONSENT',
+  MARKETING: 'CONSENT',
+  MARKETING_SMS: 'CONSENT',
+  MARKETING_EMAIL: 'CONSENT',
+  ANALYTICS: 'CONSENT',
+  SUBJECT_ACCESS: 'LEGAL_OBLIGATION',
+  CONSENT_MANAGEMENT: 'LEGAL_OBLIGATION',
+  AUDIT: 'LEGAL_OBLIGATION',
+};
+
 /** Consent-based purposes and their mode (SPEC §3 table, "basis / consent" column). */
 export const CONSENT_MODE: Partial<Record<Purpose, 'OPT_IN' | 'OPT_OUT'>> = {
   DIRECTORY_SERVICES: 'OPT_OUT',
@@ -323,6 +342,15 @@ export function decideConsentWrite(purpose: Purpose, caller: ModelCaller, subjec
   if (purpose !== 'CONSENT_MANAGEMENT' && purpose !== 'SUBJECT_ACCESS') return { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' };
   if (!subject || !inScope(caller, purpose, subject)) return { effect: 'DENY', reason: 'OUT_OF_SCOPE' };
   return { effect: 'ALLOW' };
+}
+
+/**
+ * A consent event can only be recorded for a purpose that rests on consent: for any other, an
+ * allowed writer gets BAD_USER_INPUT with this message and nothing is recorded (README, consent).
+ */
+export function consentWriteRefusal(target: Purpose): string | undefined {
+  if (BASIS[target] === 'CONSENT') return undefined;
+  return `Purpose "${target}" does not rest on consent (its basis is ${BASIS[target]}): there is no consent to grant or withdraw.`;
 }
 
 // ---------------------------------------------------------------------------------------------

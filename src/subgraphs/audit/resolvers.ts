@@ -6,6 +6,13 @@ import { forbidden, type EnforcementContext } from '../../shield/index.js';
 import { pageSize } from '../cursor.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
+/**
+ * Purposes whose accesses are never shown to their subject in `myAccessLog`: an operator may not
+ * tip off the subject of a legal process (law-enforcement requests are disclosed "without notice",
+ * seed 003). Auditors (`accessLog`) and the DPO's `audit report` still see them.
+ */
+const WITHHELD_FROM_SUBJECT: readonly string[] = ['LAW_ENFORCEMENT'];
+
 function isoOrThrow(name: string, value: string | null | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   const t = Date.parse(value);
@@ -58,7 +65,8 @@ export function auditResolvers({ db, sources, policy, maxFirst, cursors }: Subgr
       },
       async myAccessLog(_: unknown, args: { first?: number | null; after?: string | null }, ctx: EnforcementContext) {
         guard(ctx, 'myAccessLog', 'subscriber');
-        return page(ctx, args, { subscriberId: ctx.scope.caller.sub }, ctx.scope.caller.sub);
+        // Withheld in the query itself, so pages stay full and hasNextPage says nothing about them.
+        return page(ctx, args, { subscriberId: ctx.scope.caller.sub, excludePurposes: WITHHELD_FROM_SUBJECT }, ctx.scope.caller.sub);
       },
     },
   };

@@ -1,6 +1,6 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { GraphQLError } from 'graphql';
-import { recordConsent, UnknownSubscriberError } from '../../consent/index.js';
+import { assertConsentBased, NotConsentBasedError, recordConsent, UnknownSubscriberError } from '../../consent/index.js';
 import type { FieldPolicy } from '../../policy/index.js';
 import type { EnforcementContext } from '../../shield/index.js';
 import { subscriberReference } from '../entityReference.js';
@@ -19,6 +19,8 @@ export function consentResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enforce
     return async (_: unknown, args: MutationGrantConsentArgs, ctx: EnforcementContext) => {
       if (deps.enforce) await guardSubject(sources.registry, ctx, policy, args.subscriberId);
       try {
+        // After the caller's own rights (so an unauthorised caller learns nothing new), before any write.
+        assertConsentBased(sources.registry, args.purpose);
         const record = await recordConsent(db, {
           subscriberId: args.subscriberId,
           purpose: args.purpose,
@@ -29,6 +31,7 @@ export function consentResolvers(deps: SubgraphDeps): GraphQLResolverMap<Enforce
         return { ...record, subscriberId: record.subscriberId };
       } catch (err) {
         if (err instanceof UnknownSubscriberError) throw new GraphQLError(err.message, { extensions: { code: 'NOT_FOUND' } });
+        if (err instanceof NotConsentBasedError) throw new GraphQLError(err.message, { extensions: { code: 'BAD_USER_INPUT' } });
         throw err;
       }
     };
