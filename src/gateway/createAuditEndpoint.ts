@@ -1,15 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedKey } from '../audit/index.js';
 import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Db } from '../db/index.js';
 import type { PurposeRegistry } from '../policy/index.js';
 import { readBody } from '../subgraphs/index.js';
+import { requestIdOf } from './requestIdOf.js';
 
 const OPS = new Set(['verify', 'replay', 'report', 'prove', 'export']);
 
 /** An X-Request-Id that is echoed back (the gateway's rule); any other is replaced by a UUID. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function send(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -33,8 +32,7 @@ export function createAuditEndpoint(options: {
   return async (req: IncomingMessage, res: ServerResponse, op: string): Promise<void> => {
     // The path is the caller's: an unknown operation is recorded and echoed, but not at any length.
     const shownOp = op.length > 64 ? `${op.slice(0, 64)}…` : op;
-    const incomingId = req.headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     const reject = (status: number, code: string, message: string) => send(res, status, { errors: [{ message, extensions: { code } }] });
     /** A refused call is recorded too (an attempt on the audit log is what auditors look for). */

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
@@ -20,6 +20,7 @@ import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.
 import { maskedPaths } from './maskedPaths.js';
 import { parseDocument } from './parseDocument.js';
 import { RateLimiter } from './RateLimiter.js';
+import { requestIdOf } from './requestIdOf.js';
 import { stringLiteralsWellFormed } from './stringLiteralsWellFormed.js';
 import { isWellFormedJson, isWellFormedText } from '../wellFormed.js';
 import { RemoteSubgraphDataSource } from './RemoteSubgraphDataSource.js';
@@ -62,7 +63,6 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const AUDIT_UNAVAILABLE_MESSAGE = 'The audit log cannot be written; no data is released.';
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -178,8 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     metrics.inFlight.inc();
-    const incomingId = header(req, 'x-request-id');
-    const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     const outcome: RequestOutcome = { requestId, at: new Date().toISOString(), decisions: [] };
     let executed: RequestScope | undefined;

@@ -66,12 +66,12 @@ export type AccessLogFilter = {
   purpose?: InputMaybe<Purpose>;
   /** Only request-level rejections (true) or only executed requests (false). */
   rejected?: InputMaybe<Scalars['Boolean']['input']>;
-  /** ISO 8601, inclusive. */
-  since?: InputMaybe<Scalars['String']['input']>;
+  /** ISO 8601 with a time zone, inclusive. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
   /** Entries with a decision about this subscriber. */
   subscriberId?: InputMaybe<Scalars['ID']['input']>;
-  /** ISO 8601, exclusive. */
-  until?: InputMaybe<Scalars['String']['input']>;
+  /** ISO 8601 with a time zone, exclusive. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type BillingAccount = {

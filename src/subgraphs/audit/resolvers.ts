@@ -1,9 +1,9 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { GraphQLError } from 'graphql';
 import { queryAccessLog, type AuditLeaf } from '../../audit/index.js';
 import { purposeAllows } from '../../policy/index.js';
 import { forbidden, type EnforcementContext } from '../../shield/index.js';
 import { pageSize } from '../cursor.js';
+import { DateTime } from '../DateTime.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
 
 /**
@@ -12,13 +12,6 @@ import type { SubgraphDeps } from '../SubgraphDeps.js';
  * seed 003). Auditors (`accessLog`) and the DPO's `audit report` still see them.
  */
 const WITHHELD_FROM_SUBJECT: readonly string[] = ['LAW_ENFORCEMENT'];
-
-function isoOrThrow(name: string, value: string | null | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new GraphQLError(`"${name}" must be an ISO 8601 date-time, got "${value}".`, { extensions: { code: 'BAD_USER_INPUT' } });
-  return new Date(t).toISOString();
-}
 
 function toEntry(leaf: AuditLeaf, forSubject?: string) {
   const decisions = forSubject === undefined ? leaf.decisions : leaf.decisions.filter((d) => d.subscriberId === forSubject);
@@ -51,16 +44,16 @@ export function auditResolvers({ db, sources, policy, maxFirst, cursors }: Subgr
     };
   };
   return {
+    DateTime,
     Query: {
       async accessLog(_: unknown, args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null }, ctx: EnforcementContext) {
         guard(ctx, 'accessLog', 'auditor');
         const f = args.filter ?? {};
         const filter: Record<string, unknown> = {};
         for (const k of ['subscriberId', 'purpose', 'callerSub', 'rejected'] as const) if (f[k] !== null && f[k] !== undefined) filter[k] = f[k];
-        const since = isoOrThrow('since', f.since as string | undefined);
-        const until = isoOrThrow('until', f.until as string | undefined);
-        if (since) filter.since = since;
-        if (until) filter.until = until;
+        // Already parsed and normalised by the DateTime scalar.
+        if (f.since) filter.since = f.since as string;
+        if (f.until) filter.until = f.until as string;
         return page(ctx, args, filter);
       },
       async myAccessLog(_: unknown, args: { first?: number | null; after?: string | null }, ctx: EnforcementContext) {

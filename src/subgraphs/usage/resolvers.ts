@@ -1,8 +1,8 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import DataLoader from 'dataloader';
 import { decideFor, forbidden, loaderFor, type EnforcementContext } from '../../shield/index.js';
 import { pageSize } from '../cursor.js';
+import { DateTime } from '../DateTime.js';
 import { subscriberReference } from '../entityReference.js';
 import type { SubscriberCallDetailRecordsArgs } from '../../generated/types.js';
 import type { SubgraphDeps } from '../SubgraphDeps.js';
@@ -17,22 +17,6 @@ interface CdrRow {
   direction: string;
   cell_id: string;
 }
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-function parseDateTime(value: unknown): string {
-  if (typeof value !== 'string' || !ISO.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new GraphQLError(`DateTime must be an ISO 8601 date-time with a time zone; got ${JSON.stringify(value)}.`, { extensions: { code: 'BAD_USER_INPUT' } });
-  }
-  return new Date(value).toISOString();
-}
-
-/** The DateTime scalar: ISO 8601 with a zone in, normalised UTC ISO string out. */
-const DateTime = new GraphQLScalarType({
-  name: 'DateTime',
-  serialize: (v) => (v instanceof Date ? v.toISOString() : parseDateTime(v)),
-  parseValue: parseDateTime,
-  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
-});
 
 /** Resolvers of the `usage` subgraph (call detail records, newest first). */
 export function usageResolvers(deps: SubgraphDeps): GraphQLResolverMap<EnforcementContext> {
