@@ -27,14 +27,21 @@ export class DecisionLog {
    * purpose, policy) are fixed, so a 500-row page decides each column once, not 500 times.
    */
   decideOnce(subjectId: string, coordinate: string, decide: () => Decision): Decision {
+    return this.counted(subjectId, coordinate) ?? this.remember(subjectId, coordinate, decide());
+  }
+
+  /** The decision already made for this field of this subscriber, counted once more; undefined if none. */
+  counted(subjectId: string, coordinate: string): Decision | undefined {
+    const hit = this.made.get(coordinate)?.get(subjectId);
+    if (!hit) return undefined;
+    hit.entry.count++;
+    return hit.decision;
+  }
+
+  /** Records the first decision for this field of this subscriber in this request, and returns it. */
+  remember(subjectId: string, coordinate: string, decision: Decision): Decision {
     let bySubject = this.made.get(coordinate);
     if (!bySubject) this.made.set(coordinate, (bySubject = new Map()));
-    const hit = bySubject.get(subjectId);
-    if (hit) {
-      hit.entry.count++;
-      return hit.decision;
-    }
-    const decision = decide();
     bySubject.set(subjectId, { decision, entry: this.record(subjectId, coordinate, decision) });
     return decision;
   }

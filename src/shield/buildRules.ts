@@ -45,6 +45,9 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
     }
     const fields: Record<string, PolicyRule> = {};
     for (const [fieldName, field] of type.fields) {
+      // Whether the field's @purpose allows a purpose, asked once per purpose, not once per value.
+      const allowed = new Map<string, boolean>();
+      const allows = (purpose: string) => allowed.get(purpose) ?? (registry.has(purpose) ? allowed.set(purpose, purposeAllows(registry, field, purpose)).get(purpose)! : false);
       fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })(
         (parent: Record<string, unknown>, _args: unknown, ctx: EnforcementContext, info: GraphQLResolveInfo) => {
           const subjectId = parent?.[subjectKey];
@@ -52,7 +55,7 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
             // No subject on the object: nothing to decide for, so nothing is released.
             return forbidden(field.coordinate, ctx.scope.purpose, 'OUT_OF_SCOPE', info);
           }
-          if (!purposeAllows(registry, field, ctx.scope.purpose)) {
+          if (!allows(ctx.scope.purpose)) {
             // Static denial: no need to load the subject.
             return toVerdict(ctx, field, decideFor(registry, ctx, field, subjectId, { status: 'not_found' }), info);
           }
