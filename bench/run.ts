@@ -82,7 +82,7 @@ async function idle(): Promise<void> {
   }
 }
 
-function ask(r: Running): Promise<{ consentQueries: number; requests: number; inFlight: number; audit: { records: number; batches: number }; rss: number; peakRss: number }> {
+function ask(r: Running): Promise<{ consentQueries: number; requests: number; inFlight: number; audit: { records: number; batches: number }; rss: number; peakRss: number; cpu: { user: number; system: number } }> {
   return new Promise((resolve) => {
     r.child.once('message', resolve as never);
     r.child.send({ type: 'stats' });
@@ -122,7 +122,7 @@ for (const s of SCENARIOS) {
   }
 }
 
-type Row = { scenario: string; variant: Variant; rps: number; p50: number; p99: number; consentQueriesPerRequest: number; auditWritesPerRequest: number; auditCommitsPerRequest: number; unexpected: number; peakRssMb: number };
+type Row = { scenario: string; variant: Variant; rps: number; cpuMsPerRequest: number; p50: number; p99: number; consentQueriesPerRequest: number; auditWritesPerRequest: number; auditCommitsPerRequest: number; unexpected: number; peakRssMb: number };
 const samples: Record<string, Array<Omit<Row, 'scenario' | 'variant'>>> = {};
 for (const s of SCENARIOS) {
   for (const v of VARIANTS) await load(running[v], s, Math.min(2, SECONDS)); // warm-up
@@ -135,6 +135,8 @@ for (const s of SCENARIOS) {
       const after = await ask(running[v]);
       (samples[`${s.id}|${v}`] ??= []).push({
         rps: m.rps,
+        // The server's CPU time per request it served: steadier than req/s on a shared machine.
+        cpuMsPerRequest: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000 / Math.max(1, after.requests - before.requests),
         p50: m.p50,
         p99: m.p99,
         // Counted by the server over the same requests (autocannon's window misses in-flight ones).
@@ -150,9 +152,10 @@ for (const s of SCENARIOS) {
 }
 for (const v of VARIANTS) running[v].child.send({ type: 'stop' });
 
-const rows: Array<Row & { ratio: number }> = [];
+const rows: Array<Row & { ratio: number; cpuRatio: number }> = [];
 for (const s of SCENARIOS) {
   const base = median(samples[`${s.id}|baseline`].map((x) => x.rps));
+  const baseCpu = median(samples[`${s.id}|baseline`].map((x) => x.cpuMsPerRequest));
   for (const v of VARIANTS) {
     const xs = samples[`${s.id}|${v}`];
     const rps = median(xs.map((x) => x.rps));
@@ -161,6 +164,8 @@ for (const s of SCENARIOS) {
       variant: v,
       rps,
       ratio: rps / base,
+      cpuMsPerRequest: median(xs.map((x) => x.cpuMsPerRequest)),
+      cpuRatio: baseCpu / median(xs.map((x) => x.cpuMsPerRequest)),
       p50: median(xs.map((x) => x.p50)),
       p99: median(xs.map((x) => x.p99)),
       consentQueriesPerRequest: median(xs.map((x) => x.consentQueriesPerRequest)),
@@ -175,11 +180,11 @@ const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(t
 const lines = [
   `Machine: ${machine}. ${ROUNDS} rounds x ${SECONDS} s per scenario and variant, ${CONNECTIONS} connections, medians.`,
   '',
-  '| scenario | variant | req/s | ratio to baseline | p50 ms | p99 ms | consent queries / req | audit records / req | audit commits / req | unexpected status | peak RSS MB |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| scenario | variant | req/s | ratio to baseline | CPU ms / req | CPU ratio | p50 ms | p99 ms | consent queries / req | audit records / req | audit commits / req | unexpected status | peak RSS MB |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.variant} | ${Math.round(r.rps)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.consentQueriesPerRequest.toFixed(2)} | ${r.auditWritesPerRequest.toFixed(2)} | ${r.auditCommitsPerRequest.toFixed(3)} | ${r.unexpected} | ${Math.round(r.peakRssMb)} |`,
+      `| ${r.scenario} | ${r.variant} | ${Math.round(r.rps)} | ${r.ratio.toFixed(2)} | ${r.cpuMsPerRequest.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.consentQueriesPerRequest.toFixed(2)} | ${r.auditWritesPerRequest.toFixed(2)} | ${r.auditCommitsPerRequest.toFixed(3)} | ${r.unexpected} | ${Math.round(r.peakRssMb)} |`,
   ),
   '',
   ...SCENARIOS.map((s) => `- ${s.id}: ${s.name}`),
