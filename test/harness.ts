@@ -175,6 +175,22 @@ export function expectRejected(res: GqlResponse, status: number, code: string): 
   expect(res.body.data ?? null).toBeNull();
 }
 
+/**
+ * A gateway on a fresh store whose audit writes fail while `state.broken` is true; close() also
+ * drops the store. `base` is the store itself, for the test to read what was written.
+ */
+export async function startBreakableAuditGateway(): Promise<{ gw: TestGateway; base: TestDb; state: { broken: boolean } }> {
+  const base = await openTestDb();
+  const { db, state } = breakableAuditDb(base);
+  const gw = await startTestGateway({ db: base, auditDb: db });
+  const close = gw.close;
+  gw.close = async () => {
+    await close();
+    await base.drop();
+  };
+  return { gw, base, state };
+}
+
 /** A store whose audit writes can be made to fail (`state.broken`), as a full disk or a revoked grant would. */
 export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } } {
   const state = { broken: false };

@@ -1,22 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../fixtures/subscribers.js';
-import { breakableAuditDb, expectRejected, openTestDb, startTestGateway, type TestGateway } from '../harness.js';
+import { expectRejected, startBreakableAuditGateway, type TestDb, type TestGateway } from '../harness.js';
 
 describe('fail closed when the audit log cannot be written', () => {
   let gw: TestGateway;
-  let base: Awaited<ReturnType<typeof openTestDb>>;
+  let base: TestDb;
   let state: { broken: boolean };
 
   beforeAll(async () => {
-    base = await openTestDb();
-    const b = breakableAuditDb(base);
-    state = b.state;
-    gw = await startTestGateway({ db: base, auditDb: b.db });
+    ({ gw, base, state } = await startBreakableAuditGateway());
   });
-  afterAll(async () => {
-    await gw.close();
-    await base.drop();
-  });
+  afterAll(() => gw.close());
 
   const q = `{ subscriber(id: "${FIXTURES.adult.id}") { fullName msisdn devices { imei } } }`;
 

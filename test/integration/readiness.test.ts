@@ -11,7 +11,7 @@ import { mintToken } from '../../src/auth/index.js';
 import { parseConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/gateway/index.js';
 import { FIXTURES, insertFixtures } from '../fixtures/subscribers.js';
-import { breakableAuditDb, openTestDb, startTestGateway, type TestDb, type TestGateway } from '../harness.js';
+import { openTestDb, startBreakableAuditGateway, type TestDb, type TestGateway } from '../harness.js';
 import { startTcpProxy, type TcpProxy } from '../tcpProxy.js';
 
 const A = FIXTURES.adult;
@@ -40,15 +40,9 @@ describe('/readyz and the audit log', () => {
   let state: { broken: boolean };
 
   beforeAll(async () => {
-    base = await openTestDb();
-    const b = breakableAuditDb(base);
-    state = b.state;
-    gw = await startTestGateway({ db: base, auditDb: b.db });
+    ({ gw, base, state } = await startBreakableAuditGateway());
   });
-  afterAll(async () => {
-    await gw.close();
-    await base.drop();
-  });
+  afterAll(() => gw.close());
 
   it('is ready while the log is writable, not ready once a write failed, and ready again when it can write', async () => {
     expect(await readyz(gw.url)).toEqual({ status: 200, body: { status: 'ready' } });
