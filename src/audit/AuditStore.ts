@@ -27,10 +27,38 @@ export interface StoredRecord {
   };
 }
 
+/**
+ * Consecutive stored records, column by column (what `audit verify` reads: cheap to hand to a
+ * worker thread). `columns[i]` is the record's query columns as one JSON array text
+ * `[at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids]` (see parseColumns).
+ */
+export interface RecordPage {
+  seq: number[];
+  recordId: string[];
+  leafHash: string[];
+  body: string[];
+  columns: string[];
+}
+
+/** The query columns of a record from their JSON array text (RecordPage.columns). */
+export function parseColumns(text: string): NonNullable<StoredRecord['index']> {
+  const [at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(text) as [
+    string,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    Array<string | null> | null,
+  ];
+  return { atMs: Date.parse(at), purpose, callerSub, callerKind, rejectionCode, subscriberIds: subscriberIds ?? [] };
+}
+
 /** Read access to the audit tables, page by page (verify streams 1,000,000 records this way). */
 export interface AuditStore {
   logs(): Promise<StoredLog[]>;
   records(logId: string, fromSeq: number, limit: number): Promise<StoredRecord[]>;
+  /** The same records as records(), column by column, query columns unparsed. */
+  recordPage(logId: string, fromSeq: number, limit: number): Promise<RecordPage>;
   /** The stored leaf hashes (hex) of the first `limit` records from `fromSeq`, in order: proofs need no bodies. */
   leafHashes(logId: string, fromSeq: number, limit: number): Promise<string[]>;
   /** Records of every log whose decision time is in [since, until), oldest first. */
@@ -40,7 +68,7 @@ export interface AuditStore {
 
 /** The audit store over the database. */
 export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
-  return {
+  const store: AuditStore = {
     async logs() {
       const { rows } = await db.query<{ log_id: string; origin: string; key_name: string; public_key: string }>(
         'SELECT log_id, origin, key_name, public_key FROM audit_logs ORDER BY created_at, log_id',
@@ -48,32 +76,35 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       return rows.map((r) => ({ logId: r.log_id, origin: r.origin, keyName: r.key_name, publicKey: r.public_key }));
     },
     async records(logId, fromSeq, limit) {
+      const page = await store.recordPage(logId, fromSeq, limit);
+      return page.seq.map((seq, i) => ({
+        seq,
+        recordId: page.recordId[i],
+        leafHash: page.leafHash[i],
+        body: page.body[i],
+        index: parseColumns(page.columns[i]),
+      }));
+    },
+    async recordPage(logId, fromSeq, limit) {
       const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; columns: string }>(
+        // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
+        // parse of six columns (a timestamp and an array among them) per row.
         pageOfLog(
           `seq, record_id, leaf_hash, body,
            json_build_array(at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS columns`,
         ),
         [logId, fromSeq, limit],
       );
-      return inSeqOrder(rows, limit).map((r) => {
-        // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
-        // parse of six columns (a timestamp and an array among them) per row.
-        const [at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(r.columns) as [
-          string,
-          string | null,
-          string | null,
-          string | null,
-          string | null,
-          Array<string | null> | null,
-        ];
-        return {
-          seq: Number(r.seq),
-          recordId: r.record_id,
-          leafHash: r.leaf_hash,
-          body: r.body,
-          index: { atMs: Date.parse(at), purpose, callerSub, callerKind, rejectionCode, subscriberIds: subscriberIds ?? [] },
-        };
-      });
+      const ordered = inSeqOrder(rows, limit);
+      const page: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], columns: [] };
+      for (const r of ordered) {
+        page.seq.push(Number(r.seq));
+        page.recordId.push(r.record_id);
+        page.leafHash.push(r.leaf_hash);
+        page.body.push(r.body);
+        page.columns.push(r.columns);
+      }
+      return page;
     },
     async leafHashes(logId, fromSeq, limit) {
       const { rows } = await db.query<{ seq: string | number; leaf_hash: string }>(pageOfLog('seq, leaf_hash'), [logId, fromSeq, limit]);
@@ -97,6 +128,7 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       return rows.map((r) => ({ size: Number(r.tree_size), note: r.note }));
     },
   };
+  return store;
 }
 
 /**

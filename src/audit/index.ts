@@ -1,11 +1,12 @@
 export type { AuditEntry, AuditLeaf, LoggedDecision } from './AuditRecord.js';
 export { recordIdOf } from './AuditRecord.js';
 export { AuditWriter, type AuditWriterOptions } from './AuditWriter.js';
-export { dbAuditStore, type AuditStore, type StoredLog, type StoredRecord } from './AuditStore.js';
+export { dbAuditStore, type AuditStore, type RecordPage, type StoredLog, type StoredRecord } from './AuditStore.js';
 export { canonicalJson } from './canonicalJson.js';
 export { loadOrCreateAuditSigner, openCheckpoint, parseVerifierKey, signCheckpoint, verifierKey, type AuditSigner, type Checkpoint } from './checkpoint.js';
 export { policyText, storePolicyVersion, loadPolicyVersion } from './policyVersions.js';
-export { verifyLogs, type VerifyReport, type TrustedKey, type LogProblem } from './verifyLogs.js';
+export { verifyLogs, type VerifyOptions, type VerifyReport, type TrustedKey, type LogProblem } from './verifyLogs.js';
+export { defaultVerifyWorkers } from './RecordCheckers.js';
 export { proveRecord, proveConsistency, checkProof, type InclusionProof, type ConsistencyProof } from './proofs.js';
 export { replay, policyFromText, type ReplayPolicy, type ReplayReport, type Mismatch } from './replay.js';
 export { subscriberAccesses, reportHtml, type AccessEntry } from './subscriberReport.js';

@@ -7,7 +7,13 @@ import { verifyLogs, type TrustedKey } from './verifyLogs.js';
 
 /** The audit operations the CLI runs, on a store it opened or inside the server that holds it. */
 export type AuditOperation =
-  | { op: 'verify'; /** Checkpoint notes held outside the store. */ witnesses?: string[] }
+  | {
+      op: 'verify';
+      /** Checkpoint notes held outside the store. */
+      witnesses?: string[];
+      /** Worker threads that check records (0 to 8; default one per core beyond the reading one). */
+      workers?: number;
+    }
   | { op: 'replay'; since?: string; until?: string; /** A proposed policy text (what-if). */ policyText?: string }
   | { op: 'report'; subscriber: string }
   | { op: 'prove'; record?: string; consistency?: number; log?: string }
@@ -27,8 +33,12 @@ export async function runAuditOperation(
   switch (operation.op) {
     case 'verify':
       {
+        const { workers } = operation;
+        if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 8)) {
+          throw new Error(`Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`);
+        }
         let n = 0;
-        return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses, onLeaf: onProgress && (() => ++n % 2000 === 0 && onProgress(n)) }));
+        return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses, workers, onLeaf: onProgress && (() => ++n % 2000 === 0 && onProgress(n)) }));
       }
     case 'replay':
       return done(

@@ -1,7 +1,8 @@
-import type { AuditLeaf } from './AuditRecord.js';
-import type { AuditStore, StoredLog, StoredRecord } from './AuditStore.js';
+import type { AuditStore, RecordPage, StoredLog } from './AuditStore.js';
 import { openCheckpoint } from './checkpoint.js';
-import { Frontier, leafHashHex } from './merkle.js';
+import type { CheckedRecords } from './checkRecords.js';
+import { Frontier } from './merkle.js';
+import { defaultVerifyWorkers, inThreadCheckers, workerCheckers, type RecordCheckers } from './RecordCheckers.js';
 
 /** The first break found in one log. */
 export interface LogProblem {
@@ -26,43 +27,35 @@ export interface TrustedKey {
   publicKey: Buffer;
 }
 
-/** Records per read; the next page is read while this one is checked. */
+/** Records per read. */
 const PAGE = 500;
 
-/** The query columns of a stored record that no longer match its body, by name. */
-function changedColumns(leaf: AuditLeaf, index: NonNullable<StoredRecord['index']>): string[] {
-  const changed: string[] = [];
-  if (typeof leaf.at !== 'string' || Date.parse(leaf.at) !== index.atMs) changed.push('at');
-  if (leaf.purpose !== index.purpose) changed.push('purpose');
-  if ((leaf.caller?.sub ?? null) !== index.callerSub) changed.push('callerSub');
-  if ((leaf.caller?.kind ?? null) !== index.callerKind) changed.push('callerKind');
-  if ((leaf.rejection?.code ?? null) !== index.rejectionCode) changed.push('rejectionCode');
-  if (!sameSubscribers(leaf.decisions, index.subscriberIds)) changed.push('subscriberIds');
-  return changed;
+/** How verify spreads its work. */
+export interface VerifyOptions {
+  /** Checkpoint notes held outside the store (witness files, an auditor's copies). */
+  witnesses?: readonly string[];
+  onLeaf?: () => void;
+  /**
+   * Worker threads that check records (parse, hash, compare the query columns) while this thread
+   * reads the store and builds the tree; 0 checks on this thread. Default: one per core beyond
+   * this one, at most 8.
+   */
+  workers?: number;
+  /** Records read before the workers start (they take a moment to start): default 20,000. */
+  workersFrom?: number;
+  /** Records per read (default 500). */
+  pageSize?: number;
 }
 
-/** Whether the `subscriber_ids` column holds exactly the distinct subscribers of the decisions. */
-function sameSubscribers(decisions: AuditLeaf['decisions'], column: ReadonlyArray<string | null>): boolean {
-  const ids: unknown[] = [];
-  if (Array.isArray(decisions)) {
-    // Most records name one subscriber or a few: a linear scan beats a Set there.
-    const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
-    for (const d of decisions) {
-      const id: unknown = d?.subscriberId;
-      if (seen ? seen.has(id) : ids.includes(id)) continue;
-      seen?.add(id);
-      ids.push(id);
-    }
-  }
-  if (ids.length !== column.length) return false;
-  if (ids.length === 1) return ids[0] === column[0];
-  // Both sides sorted alike; strict equality of every element, so a match is never wrongly found.
-  const a = ids.sort();
-  const b = [...column].sort();
-  return a.every((id, i) => id === b[i]);
-}
-
-async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly TrustedKey[], witnessed: ReadonlyArray<{ size: number; root: Buffer }>, onLeaf?: () => void) {
+async function verifyLog(
+  store: AuditStore,
+  log: StoredLog,
+  trusted: readonly TrustedKey[],
+  witnessed: ReadonlyArray<{ size: number; root: Buffer }>,
+  checkersFor: (recordsRead: number) => RecordCheckers,
+  pageSize: number,
+  onLeaf?: () => void,
+) {
   const problem = (index: number, message: string): LogProblem => ({ logId: log.logId, index, message });
   const key = trusted.find((k) => k.name === log.keyName && k.publicKey.toString('base64') === log.publicKey);
   const checkpointRows = await store.checkpoints(log.logId);
@@ -91,48 +84,34 @@ async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly Tr
   const frontier = new Frontier();
   let next = 0; // next checkpoint to compare
   let lastVerifiedSize = 0;
-  let index = 0;
-  // The next page is read while this one is hashed (PostgreSQL then works in parallel).
-  let reading: Promise<StoredRecord[]> | undefined = store.records(log.logId, 0, PAGE);
+  // Pages are read in order, one read in flight, while earlier pages are checked (on this thread
+  // or in workers); results are applied to the tree strictly in order, so the first break found
+  // is the first in the log, as a one-page-at-a-time walk would find it.
+  let reading: Promise<RecordPage> | undefined = store.recordPage(log.logId, 0, pageSize);
+  let readIndex = 0; // index of the first record of the next page read
+  const checking: Array<Promise<CheckedRecords>> = [];
   try {
-    while (reading) {
-      const page: StoredRecord[] = await reading;
-      reading = page.length === PAGE ? store.records(log.logId, page[page.length - 1].seq + 1, PAGE) : undefined;
-      reading?.catch(() => undefined); // awaited on the next turn, or in finally
-      for (const r of page) {
-        if (r.seq !== index) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is missing (the next stored record is ${r.seq})`) };
-        let leaf: AuditLeaf;
-        try {
-          leaf = JSON.parse(r.body) as AuditLeaf;
-        } catch {
-          return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is not valid JSON`) };
-        }
-        if (typeof leaf !== 'object' || leaf === null) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} is not a JSON object`) };
-        if (leaf.logId !== log.logId || leaf.seq !== index || leaf.recordId !== r.recordId) {
-          const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
-          const at = claimed < index ? claimed : index;
-          return {
-            records: index,
-            checkpoints: checkpoints.length,
-            problem: problem(at, `index ${index} holds the record written as index ${claimed}${leaf.logId !== log.logId ? ` of log "${leaf.logId}"` : ''}: records were inserted, deleted or reordered`),
-          };
-        }
-        // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8.
-        const hash = leafHashHex(r.body);
-        if (hash !== r.leafHash) return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index} was changed: its content no longer matches its leaf hash`) };
-        if (r.index) {
-          const changed = changedColumns(leaf, r.index);
-          if (changed.length > 0) {
-            return { records: index, checkpoints: checkpoints.length, problem: problem(index, `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content`) };
-          }
-        }
-        frontier.push(Buffer.from(hash, 'hex'));
+    while (reading || checking.length > 0) {
+      const checkers = checkersFor(readIndex);
+      if (reading && checking.length < checkers.depth + 1) {
+        const page: RecordPage = await reading;
+        const n: number = page.seq.length;
+        reading = n === pageSize ? store.recordPage(log.logId, page.seq[n - 1] + 1, pageSize) : undefined;
+        reading?.catch(() => undefined); // awaited on a later turn, or in finally
+        const result = checkers.check(page, log.logId, readIndex);
+        result.catch(() => undefined); // awaited in order below
+        checking.push(result);
+        readIndex += n;
+        continue;
+      }
+      const checked = await checking.shift()!;
+      for (let i = 0; i < checked.passed; i++) {
+        frontier.push(Buffer.from(checked.hashes.buffer, checked.hashes.byteOffset + i * 32, 32));
         onLeaf?.();
-        index++;
         while (next < checkpoints.length && checkpoints[next].size === frontier.size) {
           if (!frontier.root().equals(checkpoints[next].root)) {
             return {
-              records: index,
+              records: frontier.size,
               checkpoints: checkpoints.length,
               problem: problem(lastVerifiedSize, `the records from index ${lastVerifiedSize} to ${frontier.size - 1} do not match the checkpoint signed at size ${frontier.size}: one of them was changed`),
             };
@@ -141,11 +120,15 @@ async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly Tr
           next++;
         }
       }
+      if (checked.problem) return { records: frontier.size, checkpoints: checkpoints.length, problem: problem(checked.problem.index, checked.problem.message) };
     }
   } finally {
-    // Returning early on a problem: let the page being read finish before the caller moves on.
+    // Returning early on a problem: let the page being read and the pages being checked finish
+    // before the caller moves on.
     await reading?.catch(() => undefined);
+    await Promise.allSettled(checking);
   }
+  const index = frontier.size;
   if (next < checkpoints.length) {
     const signed = checkpoints[checkpoints.length - 1].size;
     return { records: index, checkpoints: checkpoints.length, problem: problem(index, `the log ends at ${index} records but a checkpoint signed ${signed}: its tail was cut`) };
@@ -162,7 +145,7 @@ async function verifyLog(store: AuditStore, log: StoredLog, trusted: readonly Tr
 export async function verifyLogs(
   store: AuditStore,
   trusted: readonly TrustedKey[],
-  options: { /** Checkpoint notes held outside the store (witness files, an auditor's copies). */ witnesses?: readonly string[]; onLeaf?: () => void } = {},
+  options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, logs: [], leaves: 0 };
   const logs = await store.logs();
@@ -184,11 +167,24 @@ export async function verifyLogs(
       report.problem ??= { logId, index: 0, message: `log "${logId}" is missing from the store, though a witness holds its checkpoint of size ${Math.max(...list.map((c) => c.size))}` };
     }
   }
-  for (const log of logs) {
-    const r = await verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], options.onLeaf);
-    report.logs.push({ logId: log.logId, records: r.records, checkpoints: r.checkpoints, ...(r.problem ? { problem: r.problem } : {}) });
-    report.leaves += r.records;
-    if (r.problem && !report.problem) report.problem = r.problem;
+  // Workers start once a log proves long enough to pay for their start (tens of milliseconds).
+  const workers = options.workers ?? defaultVerifyWorkers();
+  const workersFrom = options.workersFrom ?? 20_000;
+  const inThread = inThreadCheckers();
+  let pool: RecordCheckers | undefined;
+  const checkersFor = (recordsRead: number) => {
+    if (workers > 0 && recordsRead >= workersFrom) pool ??= workerCheckers(workers);
+    return pool ?? inThread;
+  };
+  try {
+    for (const log of logs) {
+      const r = await verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], checkersFor, options.pageSize ?? PAGE, options.onLeaf);
+      report.logs.push({ logId: log.logId, records: r.records, checkpoints: r.checkpoints, ...(r.problem ? { problem: r.problem } : {}) });
+      report.leaves += r.records;
+      if (r.problem && !report.problem) report.problem = r.problem;
+    }
+  } finally {
+    await pool?.close();
   }
   report.ok = report.problem === undefined;
   return report;

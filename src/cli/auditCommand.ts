@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   checkProof,
+  defaultVerifyWorkers,
   parseVerifierKey,
   policyText,
   reportHtml,
@@ -33,8 +34,15 @@ function trustedKeys(config: Config, files: string[]): TrustedKey[] {
   const paths = [...files];
   const own = join(config.dataDir, 'keys', 'audit.pub');
   if (existsSync(own)) paths.push(own);
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      throw new CliError(`Cannot read the audit key ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    }
+  };
   return paths.flatMap((p) =>
-    readFileSync(p, 'utf8')
+    read(p)
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => {
@@ -113,7 +121,10 @@ export function auditCommand(program: Command): void {
   routed(audit.command('verify'))
     .description('recompute every leaf and root, check every checkpoint signature; exit 1 on any break')
     .option('--checkpoint <file>', 'a checkpoint held outside the store (repeatable); DATA_DIR/checkpoints/ is always read', collect, [])
-    .action(async (opts: RouteOptions & { checkpoint: string[] }) => {
+    .option('--workers <n>', `worker threads that check records while the log is read, 0 to 8 (default ${defaultVerifyWorkers()}: one per core beyond the reading one)`)
+    .action(async (opts: RouteOptions & { checkpoint: string[]; workers?: string }) => {
+      const workers = opts.workers === undefined ? undefined : /^\d+$/.test(opts.workers) ? Number(opts.workers) : NaN;
+      if (workers !== undefined && !(workers <= 8)) throw new CliError(`Pass --workers as a whole number from 0 to 8, not "${opts.workers}".`);
       const config = cliConfig();
       const dir = join(config.dataDir, 'checkpoints');
       const files = [...opts.checkpoint, ...(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.checkpoint')).map((f) => join(dir, f)) : [])];
@@ -124,7 +135,7 @@ export function auditCommand(program: Command): void {
           throw new CliError(`${f}: ${(err as Error).message}`);
         }
       });
-      const { result, seconds } = await run(config, { op: 'verify', witnesses }, opts);
+      const { result, seconds } = await run(config, { op: 'verify', witnesses, ...(workers !== undefined ? { workers } : {}) }, opts);
       const report = result as VerifyReport;
       for (const l of report.logs) {
         process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : ''}\n`);

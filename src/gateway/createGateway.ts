@@ -17,7 +17,7 @@ import { checkLimits, selectOperation, usesIntrospection } from './checkLimits.j
 import { composeSupergraph, type Supergraph } from './composeSupergraph.js';
 import { createMetrics, type GatewayMetrics } from './createMetrics.js';
 import { InProcessDataSource, type GatewayContext } from './InProcessDataSource.js';
-import { maskedPaths } from './maskedPaths.js';
+import { createMaskedPaths } from './maskedPaths.js';
 import { parseDocument } from './parseDocument.js';
 import { RateLimiter } from './RateLimiter.js';
 import { requestIdOf } from './requestIdOf.js';
@@ -120,6 +120,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
 
+  const maskedPaths = createMaskedPaths(apiSchema, supergraphPolicy, sources.registry);
   const responsePlugin: ApolloServerPlugin<GatewayContext> = {
     async requestDidStart() {
       return {
@@ -129,7 +130,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const { scope } = contextValue;
           const masked =
             enforce && maskingPurposes.has(scope.purpose) && document && operation && result.data
-              ? maskedPaths(apiSchema, supergraphPolicy, sources.registry, scope.purpose, document, operation, result.data as Record<string, unknown>)
+              ? maskedPaths(scope.purpose, document, operation, result.data as Record<string, unknown>)
               : [];
           result.extensions = { ...(result.extensions ?? {}), masked };
           if (scope.caller.kind !== 'internal' && result.errors) {

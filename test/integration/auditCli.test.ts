@@ -65,6 +65,17 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     const verify = await cli(['audit', 'verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/ok {5}gw-\S+: 15 records, \d+ checkpoints/); // 12 queries + 3 audit operations
+    const inThread = await cli(['audit', 'verify', '--workers', '0']);
+    expect(inThread.code, inThread.stderr).toBe(0);
+    expect(inThread.stdout.split('\n')[0]).toBe(verify.stdout.split('\n')[0]);
+    for (const bad of ['9', '-1', '1.5', 'two']) {
+      const refused = await cli(['audit', 'verify', '--workers', bad]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim()).toBe(`purposegate: Pass --workers as a whole number from 0 to 8, not "${bad}".`);
+    }
+    const noKey = await cli(['audit', 'verify', '--key', join(dataDir, 'no-such.pub')]);
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr.trim()).toBe(`purposegate: Cannot read the audit key ${join(dataDir, 'no-such.pub')}: ENOENT.`);
 
     const proofFile = join(dataDir, 'proof.json');
     expect((await cli(['audit', 'prove', '--record', recordIds[3], '--out', proofFile])).code).toBe(0);

@@ -1,0 +1,77 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { RecordPage } from './AuditStore.js';
+import { checkRecords, type CheckedRecords } from './checkRecords.js';
+
+/** Checks pages of records: on this thread, or spread over worker threads. */
+export interface RecordCheckers {
+  check(page: RecordPage, logId: string, firstIndex: number): Promise<CheckedRecords>;
+  /** How many pages may be in flight at once to keep every checker busy. */
+  readonly depth: number;
+  close(): Promise<void>;
+}
+
+/** Worker threads `audit verify` uses by default: one per core beyond the reading thread's, at most 8. */
+export function defaultVerifyWorkers(): number {
+  return Math.max(1, Math.min(8, availableParallelism() - 1));
+}
+
+/** Checks on the calling thread (one page checked while the next is read). */
+export function inThreadCheckers(): RecordCheckers {
+  return {
+    check: (page, logId, firstIndex) => Promise.resolve(checkRecords(page, logId, firstIndex)),
+    depth: 1,
+    close: async () => undefined,
+  };
+}
+
+type Reply = { id: number; error?: string } & Partial<CheckedRecords>;
+
+/**
+ * `count` worker threads, pages handed out in turn. A worker that fails or exits makes every
+ * page it holds, and every later one, fail: verify then stops with that error, never with a
+ * partial pass.
+ */
+export function workerCheckers(count: number): RecordCheckers {
+  const entry = new URL('./checkRecordsWorker.mjs', import.meta.url);
+  const pending = new Map<number, { resolve: (r: CheckedRecords) => void; reject: (e: Error) => void }>();
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+  };
+  let closing = false;
+  const workers = Array.from({ length: count }, () => {
+    const w = new Worker(entry);
+    w.on('message', (m: Reply) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(`a verify worker failed: ${m.error}`));
+      else p.resolve({ hashes: m.hashes!, passed: m.passed!, ...(m.problem ? { problem: m.problem } : {}) });
+    });
+    w.on('error', (err) => fail(new Error(`a verify worker failed: ${err.message}`)));
+    w.on('exit', (code) => {
+      if (!closing) fail(new Error(`a verify worker exited (code ${code})`));
+    });
+    return w;
+  });
+  let next = 0;
+  return {
+    depth: count * 2,
+    check(page, logId, firstIndex) {
+      if (failure) return Promise.reject(failure);
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        workers[id % workers.length].postMessage({ id, page, logId, firstIndex });
+      });
+    },
+    async close() {
+      closing = true;
+      await Promise.all(workers.map((w) => w.terminate()));
+      fail(new Error('the verify workers were stopped'));
+    },
+  };
+}

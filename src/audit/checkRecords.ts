@@ -1,0 +1,88 @@
+import type { AuditLeaf } from './AuditRecord.js';
+import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
+import { leafHashHex } from './merkle.js';
+
+/** What checking one page of records found: their leaf hashes, up to the first broken one. */
+export interface CheckedRecords {
+  /** The leaf hashes (32 bytes each, in order) of the records before the first problem, or of all. */
+  hashes: Uint8Array;
+  /** How many records passed: `hashes` holds this many. */
+  passed: number;
+  /** The first broken record of the page: its index in the log and what is wrong. */
+  problem?: { index: number; message: string };
+}
+
+/** The query columns of a stored record that no longer match its body, by name. */
+function changedColumns(leaf: AuditLeaf, index: NonNullable<StoredRecord['index']>): string[] {
+  const changed: string[] = [];
+  if (typeof leaf.at !== 'string' || Date.parse(leaf.at) !== index.atMs) changed.push('at');
+  if (leaf.purpose !== index.purpose) changed.push('purpose');
+  if ((leaf.caller?.sub ?? null) !== index.callerSub) changed.push('callerSub');
+  if ((leaf.caller?.kind ?? null) !== index.callerKind) changed.push('callerKind');
+  if ((leaf.rejection?.code ?? null) !== index.rejectionCode) changed.push('rejectionCode');
+  if (!sameSubscribers(leaf.decisions, index.subscriberIds)) changed.push('subscriberIds');
+  return changed;
+}
+
+/** Whether the `subscriber_ids` column holds exactly the distinct subscribers of the decisions. */
+function sameSubscribers(decisions: AuditLeaf['decisions'], column: ReadonlyArray<string | null>): boolean {
+  const ids: unknown[] = [];
+  if (Array.isArray(decisions)) {
+    // Most records name one subscriber or a few: a linear scan beats a Set there.
+    const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
+    for (const d of decisions) {
+      const id: unknown = d?.subscriberId;
+      if (seen ? seen.has(id) : ids.includes(id)) continue;
+      seen?.add(id);
+      ids.push(id);
+    }
+  }
+  if (ids.length !== column.length) return false;
+  if (ids.length === 1) return ids[0] === column[0];
+  // Both sides sorted alike; strict equality of every element, so a match is never wrongly found.
+  const a = ids.sort();
+  const b = [...column].sort();
+  return a.every((id, i) => id === b[i]);
+}
+
+/**
+ * Checks consecutive stored records of log `logId`, the first of which should be at index
+ * `firstIndex`: each is at its position, is a JSON object naming this log, its position and its
+ * record id, hashes to its stored leaf hash, and agrees with its query columns. Stops at the first
+ * record that does not. Pure and synchronous: `audit verify` runs it on its own thread or in
+ * worker threads, with the same result.
+ */
+export function checkRecords(page: RecordPage, logId: string, firstIndex: number): CheckedRecords {
+  const count = page.seq.length;
+  const hashes = new Uint8Array(count * 32);
+  const out = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
+  let passed = 0;
+  const stop = (message: string, index = firstIndex + passed): CheckedRecords => ({ hashes: hashes.subarray(0, passed * 32), passed, problem: { index, message } });
+  for (let i = 0; i < count; i++) {
+    const index = firstIndex + passed;
+    if (page.seq[i] !== index) return stop(`record ${index} is missing (the next stored record is ${page.seq[i]})`);
+    const body = page.body[i];
+    let leaf: AuditLeaf;
+    try {
+      leaf = JSON.parse(body) as AuditLeaf;
+    } catch {
+      return stop(`record ${index} is not valid JSON`);
+    }
+    if (typeof leaf !== 'object' || leaf === null) return stop(`record ${index} is not a JSON object`);
+    if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== page.recordId[i]) {
+      const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
+      return stop(
+        `index ${index} holds the record written as index ${claimed}${leaf.logId !== logId ? ` of log "${leaf.logId}"` : ''}: records were inserted, deleted or reordered`,
+        claimed < index ? claimed : index,
+      );
+    }
+    // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8.
+    const hash = leafHashHex(body);
+    if (hash !== page.leafHash[i]) return stop(`record ${index} was changed: its content no longer matches its leaf hash`);
+    const changed = changedColumns(leaf, parseColumns(page.columns[i]));
+    if (changed.length > 0) return stop(`record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content`);
+    out.write(hash, passed * 32, 'hex');
+    passed++;
+  }
+  return { hashes, passed };
+}

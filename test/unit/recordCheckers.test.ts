@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RecordPage } from '../../src/audit/AuditStore.js';
+import { canonicalJson } from '../../src/audit/canonicalJson.js';
+import { checkRecords } from '../../src/audit/checkRecords.js';
+import { leafHashHex } from '../../src/audit/merkle.js';
+import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
+
+const LOG = 'gw-test-1';
+const AT = '2026-01-01T00:00:00.000Z';
+
+/** A page of `n` honest records from index `from`, as the store would return them. */
+function page(from: number, n: number): RecordPage {
+  const p: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], columns: [] };
+  for (let seq = from; seq < from + n; seq++) {
+    const body = canonicalJson({
+      v: 1, logId: LOG, seq, recordId: `${LOG}-${seq}`, at: AT, requestId: `r${seq}`, caller: { sub: 'svc', kind: 'internal', purposes: ['BILLING'] },
+      purpose: 'BILLING', ref: null, operationName: null, documentHash: null, policyVersion: 'v', rejection: null,
+      decisions: [{ subscriberId: `sub-${seq % 3}`, coordinate: 'Subscriber.fullName', effect: 'ALLOW', count: 1 }],
+    });
+    p.seq.push(seq);
+    p.recordId.push(`${LOG}-${seq}`);
+    p.leafHash.push(leafHashHex(body));
+    p.body.push(body);
+    p.columns.push(JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, [`sub-${seq % 3}`]]));
+  }
+  return p;
+}
+
+/** The same page with record `i` changed by `edit`. */
+function edited(p: RecordPage, i: number, edit: (p: RecordPage, i: number) => void): RecordPage {
+  const copy: RecordPage = { seq: [...p.seq], recordId: [...p.recordId], leafHash: [...p.leafHash], body: [...p.body], columns: [...p.columns] };
+  edit(copy, i);
+  return copy;
+}
+
+const hex = (h: Uint8Array) => Buffer.from(h).toString('hex');
+
+describe('record checkers', () => {
+  let checkers: RecordCheckers | undefined;
+  afterEach(async () => {
+    await checkers?.close();
+    checkers = undefined;
+  });
+
+  const cases: Array<[string, RecordPage, { passed: number; problem?: RegExp; index?: number }]> = [
+    ['an honest page', page(10, 20), { passed: 20 }],
+    ['a missing record', edited(page(10, 20), 5, (p, i) => { p.seq.splice(i, 1); p.recordId.splice(i, 1); p.leafHash.splice(i, 1); p.body.splice(i, 1); p.columns.splice(i, 1); }), { passed: 5, problem: /record 15 is missing \(the next stored record is 16\)/, index: 15 }],
+    ['a body that is not JSON', edited(page(10, 20), 3, (p, i) => { p.body[i] = '{"seq":'; }), { passed: 3, problem: /record 13 is not valid JSON/, index: 13 }],
+    ['a body that is not an object', edited(page(10, 20), 3, (p, i) => { p.body[i] = '7'; }), { passed: 3, problem: /record 13 is not a JSON object/, index: 13 }],
+    ['a changed body', edited(page(10, 20), 7, (p, i) => { p.body[i] = p.body[i].replace('"r17"', '"r99"'); }), { passed: 7, problem: /record 17 was changed/, index: 17 }],
+    ['a record moved from an earlier index', edited(page(10, 20), 4, (p, i) => { p.body[i] = p.body[i - 2]; p.recordId[i] = p.recordId[i - 2]; }), { passed: 4, problem: /index 14 holds the record written as index 12/, index: 12 }],
+    ['an edited query column', edited(page(10, 20), 9, (p, i) => { p.columns[i] = JSON.stringify([AT, 'MARKETING', 'svc', 'internal', null, ['sub-1']]); }), { passed: 9, problem: /record 19's query columns were changed \(purpose\)/, index: 19 }],
+    ['an edited subscriber column', edited(page(10, 20), 0, (p, i) => { p.columns[i] = JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, ['sub-2', 'sub-0']]); }), { passed: 0, problem: /record 10's query columns were changed \(subscriberIds\)/, index: 10 }],
+  ];
+
+  it.each(cases)('find the same in a worker thread as on this thread: %s', async (_name, p, expected) => {
+    const here = checkRecords(p, LOG, 10);
+    expect(here.passed).toBe(expected.passed);
+    expect(here.hashes).toHaveLength(expected.passed * 32);
+    expect(hex(here.hashes)).toBe(p.leafHash.slice(0, expected.passed).join(''));
+    if (expected.problem) {
+      expect(here.problem?.message).toMatch(expected.problem);
+      expect(here.problem?.index).toBe(expected.index);
+    } else {
+      expect(here.problem).toBeUndefined();
+    }
+    checkers = workerCheckers(2);
+    const [a, b] = await Promise.all([checkers.check(p, LOG, 10), checkers.check(p, LOG, 10)]); // one page in each worker
+    for (const there of [a, b]) {
+      expect(there.passed).toBe(here.passed);
+      expect(hex(there.hashes)).toBe(hex(here.hashes));
+      expect(there.problem).toEqual(here.problem);
+    }
+    expect(await inThreadCheckers().check(p, LOG, 10)).toEqual(here);
+  });
+
+  it('fail with a clear error when a worker cannot check a page, and after they are stopped', async () => {
+    checkers = workerCheckers(1);
+    await expect(checkers.check({ seq: [0] } as unknown as RecordPage, LOG, 0)).rejects.toThrow(/^a verify worker failed: /);
+    expect((await checkers.check(page(0, 3), LOG, 0)).passed).toBe(3); // the worker lives on
+    await checkers.close();
+    await expect(checkers.check(page(0, 3), LOG, 0)).rejects.toThrow(/the verify workers were stopped/);
+    checkers = undefined;
+  });
+});
