@@ -194,19 +194,16 @@ export async function startBreakableAuditGateway(): Promise<{ gw: TestGateway; b
 /** A store whose audit writes can be made to fail (`state.broken`), as a full disk or a revoked grant would. */
 export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } } {
   const state = { broken: false };
+  const guarded = (q: Db['query']): Db['query'] =>
+    (async (sql: string, params?: readonly unknown[]) => {
+      if (state.broken && sql.includes('INSERT INTO audit_records')) throw new Error('could not extend file: No space left on device');
+      return q(sql, params);
+    }) as Db['query'];
   const wrapped: Db = {
     kind: db.kind,
-    query: ((sql: string, params?: readonly unknown[]) => db.query(sql, params)) as Db['query'],
+    query: guarded((sql, params) => db.query(sql, params)),
     exec: (sql) => db.exec(sql),
-    transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({
-          query: (async (sql: string, params?: readonly unknown[]) => {
-            if (state.broken && sql.includes('INSERT INTO audit_records')) throw new Error('could not extend file: No space left on device');
-            return tx.query(sql, params);
-          }) as Db['query'],
-        }),
-      ),
+    transaction: (fn) => db.transaction((tx) => fn({ query: guarded((sql, params) => tx.query(sql, params)) })),
     close: () => db.close(),
   };
   return { db: wrapped, state };
