@@ -8,6 +8,10 @@ export interface RecordCheckers {
   check(page: RecordPage, logId: string, firstIndex: number): Promise<CheckedRecords>;
   /** How many pages may be in flight at once to keep every checker busy. */
   readonly depth: number;
+  /** Whether they can take pages now (worker threads take a moment to start). */
+  readonly ready: boolean;
+  /** Resolves when they are ready. */
+  untilReady(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -21,14 +25,17 @@ export function inThreadCheckers(): RecordCheckers {
   return {
     check: (page, logId, firstIndex) => Promise.resolve(checkRecords(page, logId, firstIndex)),
     depth: 1,
+    ready: true,
+    untilReady: async () => undefined,
     close: async () => undefined,
   };
 }
 
-type Reply = { id: number; error?: string } & Partial<CheckedRecords>;
+type Reply = { id: number; error?: string; ready?: true } & Partial<CheckedRecords>;
 
 /**
- * `count` worker threads, pages handed out in turn. A worker that fails or exits makes every
+ * `count` worker threads, pages handed out in turn; `ready` once each has started (or one failed,
+ * so that the failure surfaces). A worker that fails or exits makes every
  * page it holds, and every later one, fail: verify then stops with that error, never with a
  * partial pass.
  */
@@ -38,13 +45,21 @@ export function workerCheckers(count: number): RecordCheckers {
   let failure: Error | undefined;
   const fail = (err: Error) => {
     failure ??= err;
+    onReady();
     for (const p of pending.values()) p.reject(failure);
     pending.clear();
   };
   let closing = false;
+  let started = 0;
+  let onReady: () => void = () => undefined;
+  const readiness = new Promise<void>((resolve) => (onReady = resolve));
   const workers = Array.from({ length: count }, () => {
     const w = new Worker(entry);
     w.on('message', (m: Reply) => {
+      if (m.ready) {
+        if (++started === count) onReady();
+        return;
+      }
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
@@ -60,6 +75,10 @@ export function workerCheckers(count: number): RecordCheckers {
   let next = 0;
   return {
     depth: count * 2,
+    get ready() {
+      return started === count || failure !== undefined;
+    },
+    untilReady: () => readiness,
     check(page, logId, firstIndex) {
       if (failure) return Promise.reject(failure);
       const id = next++;

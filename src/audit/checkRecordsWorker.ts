@@ -20,3 +20,5 @@ parentPort!.on('message', (m: CheckRequest) => {
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
   }
 });
+
+parentPort!.postMessage({ ready: true });

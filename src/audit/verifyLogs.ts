@@ -41,8 +41,10 @@ export interface VerifyOptions {
    * this one, at most 8.
    */
   workers?: number;
-  /** Records read before the workers start (they take a moment to start): default 20,000. */
+  /** Workers start for a log of at least this many records (by its checkpoints, or as read): default 20,000. */
   workersFrom?: number;
+  /** Wait for the workers to start instead of checking on this thread meanwhile (tests). */
+  waitForWorkers?: boolean;
   /** Records per read (default 500). */
   pageSize?: number;
 }
@@ -52,7 +54,7 @@ async function verifyLog(
   log: StoredLog,
   trusted: readonly TrustedKey[],
   witnessed: ReadonlyArray<{ size: number; root: Buffer }>,
-  checkersFor: (recordsRead: number) => RecordCheckers,
+  checkersFor: (recordsRead: number, expectedSize: number) => Promise<RecordCheckers>,
   pageSize: number,
   onLeaf?: () => void,
 ) {
@@ -81,6 +83,8 @@ async function verifyLog(
     if (!stored) checkpoints.push(w);
   }
   checkpoints.sort((a, b) => a.size - b.size);
+  // A hint only (workers start early for a log that claims to be long): nothing is trusted from it.
+  const expectedSize = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1].size : 0;
   const frontier = new Frontier();
   let next = 0; // next checkpoint to compare
   let lastVerifiedSize = 0;
@@ -92,7 +96,7 @@ async function verifyLog(
   const checking: Array<Promise<CheckedRecords>> = [];
   try {
     while (reading || checking.length > 0) {
-      const checkers = checkersFor(readIndex);
+      const checkers = await checkersFor(readIndex, expectedSize);
       if (reading && checking.length < checkers.depth + 1) {
         const page: RecordPage = await reading;
         const n: number = page.seq.length;
@@ -167,14 +171,17 @@ export async function verifyLogs(
       report.problem ??= { logId, index: 0, message: `log "${logId}" is missing from the store, though a witness holds its checkpoint of size ${Math.max(...list.map((c) => c.size))}` };
     }
   }
-  // Workers start once a log proves long enough to pay for their start (tens of milliseconds).
+  // Workers are started for a log whose checkpoints say it is long, or once it proves long, enough
+  // to pay for their start (a tenth of a second or so); records are checked on this thread until
+  // they are up.
   const workers = options.workers ?? defaultVerifyWorkers();
   const workersFrom = options.workersFrom ?? 20_000;
   const inThread = inThreadCheckers();
   let pool: RecordCheckers | undefined;
-  const checkersFor = (recordsRead: number) => {
-    if (workers > 0 && recordsRead >= workersFrom) pool ??= workerCheckers(workers);
-    return pool ?? inThread;
+  const checkersFor = async (recordsRead: number, expectedSize: number) => {
+    if (workers > 0 && Math.max(recordsRead, expectedSize) >= workersFrom) pool ??= workerCheckers(workers);
+    if (pool && options.waitForWorkers) await pool.untilReady();
+    return pool?.ready ? pool : inThread;
   };
   try {
     for (const log of logs) {

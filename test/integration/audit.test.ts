@@ -160,7 +160,7 @@ describe('the audit log', () => {
   });
 
   /** Verify in two worker threads from the first record, 37 records per page. */
-  const IN_WORKERS = { workers: 2, workersFrom: 0, pageSize: 37 } as const;
+  const IN_WORKERS = { workers: 2, workersFrom: 0, waitForWorkers: true, pageSize: 37 } as const;
 
   /** The attacker has the table owner's rights: the append-only triggers are no obstacle. */
   const ownerRights = async (tx: Pick<Db, 'query'>) => {

@@ -65,6 +65,8 @@ describe('record checkers', () => {
       expect(here.problem).toBeUndefined();
     }
     checkers = workerCheckers(2);
+    await checkers.untilReady();
+    expect(checkers.ready).toBe(true);
     const [a, b] = await Promise.all([checkers.check(p, LOG, 10), checkers.check(p, LOG, 10)]); // one page in each worker
     for (const there of [a, b]) {
       expect(there.passed).toBe(here.passed);
