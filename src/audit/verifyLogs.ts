@@ -180,7 +180,12 @@ export async function verifyLogs(
   let pool: RecordCheckers | undefined;
   const checkersFor = async (recordsRead: number, expectedSize: number) => {
     if (workers > 0 && Math.max(recordsRead, expectedSize) >= workersFrom) pool ??= workerCheckers(workers);
-    if (pool && options.waitForWorkers) await pool.untilReady();
+    if (pool && !pool.ready) {
+      if (options.waitForWorkers) await pool.untilReady();
+      // Let the event loop turn, or a worker's "started" message may wait behind a store that
+      // answers in microtasks (PGlite) until the whole log is read.
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
     return pool?.ready ? pool : inThread;
   };
   try {
