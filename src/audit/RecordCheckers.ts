@@ -23,7 +23,8 @@ export function defaultVerifyWorkers(): number {
 /** Checks on the calling thread (one page checked while the next is read). */
 export function inThreadCheckers(): RecordCheckers {
   return {
-    check: (page, logId, firstIndex) => Promise.resolve(checkRecords(page, logId, firstIndex)),
+    // A throw becomes this page's rejection, met in page order like a worker's.
+    check: (page, logId, firstIndex) => new Promise((resolve) => resolve(checkRecords(page, logId, firstIndex))),
     depth: 1,
     ready: true,
     untilReady: async () => undefined,
@@ -53,7 +54,8 @@ export function workerCheckers(count: number): RecordCheckers {
   let started = 0;
   let onReady: () => void = () => undefined;
   const readiness = new Promise<void>((resolve) => (onReady = resolve));
-  const workers = Array.from({ length: count }, () => {
+  const workers: Worker[] = [];
+  const start = () => {
     const w = new Worker(entry);
     w.on('message', (m: Reply) => {
       if (m.ready) {
@@ -71,7 +73,15 @@ export function workerCheckers(count: number): RecordCheckers {
       if (!closing) fail(new Error(`a verify worker exited (code ${code})`));
     });
     return w;
-  });
+  };
+  try {
+    for (let i = 0; i < count; i++) workers.push(start());
+  } catch (err) {
+    // Threads could not be created (a resource limit): stop those that were.
+    closing = true;
+    for (const w of workers) void w.terminate();
+    throw err;
+  }
   let next = 0;
   return {
     depth: count * 2,

@@ -60,29 +60,42 @@ export function checkRecords(page: RecordPage, logId: string, firstIndex: number
   const stop = (message: string, index = firstIndex + passed): CheckedRecords => ({ hashes: hashes.subarray(0, passed * 32), passed, problem: { index, message } });
   for (let i = 0; i < count; i++) {
     const index = firstIndex + passed;
-    if (page.seq[i] !== index) return stop(`record ${index} is missing (the next stored record is ${page.seq[i]})`);
-    const body = page.body[i];
-    let leaf: AuditLeaf;
     try {
-      leaf = JSON.parse(body) as AuditLeaf;
+      const problem = checkOne(page, i, index, logId, out, passed);
+      if (problem) return stop(problem.message, problem.index ?? index);
     } catch {
-      return stop(`record ${index} is not valid JSON`);
+      // A body built to break the checks themselves (members that are objects where strings
+      // belong, with a poisoned toString) is a broken record like any other, never a crash.
+      return stop(`record ${index} is not a valid audit record`);
     }
-    if (typeof leaf !== 'object' || leaf === null) return stop(`record ${index} is not a JSON object`);
-    if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== page.recordId[i]) {
-      const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
-      return stop(
-        `index ${index} holds the record written as index ${claimed}${leaf.logId !== logId ? ` of log "${leaf.logId}"` : ''}: records were inserted, deleted or reordered`,
-        claimed < index ? claimed : index,
-      );
-    }
-    // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8.
-    const hash = leafHashHex(body);
-    if (hash !== page.leafHash[i]) return stop(`record ${index} was changed: its content no longer matches its leaf hash`);
-    const changed = changedColumns(leaf, parseColumns(page.columns[i]));
-    if (changed.length > 0) return stop(`record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content`);
-    out.write(hash, passed * 32, 'hex');
     passed++;
   }
   return { hashes, passed };
+}
+
+/** Checks record `i` of `page`, expected at `index`; on success writes its leaf hash at slot `slot` of `out`. */
+function checkOne(page: RecordPage, i: number, index: number, logId: string, out: Buffer, slot: number): { message: string; index?: number } | undefined {
+  if (page.seq[i] !== index) return { message: `record ${index} is missing (the next stored record is ${page.seq[i]})` };
+  const body = page.body[i];
+  let leaf: AuditLeaf;
+  try {
+    leaf = JSON.parse(body) as AuditLeaf;
+  } catch {
+    return { message: `record ${index} is not valid JSON` };
+  }
+  if (typeof leaf !== 'object' || leaf === null) return { message: `record ${index} is not a JSON object` };
+  if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== page.recordId[i]) {
+    const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
+    return {
+      message: `index ${index} holds the record written as index ${claimed}${leaf.logId !== logId ? ` of log ${JSON.stringify(leaf.logId)}` : ''}: records were inserted, deleted or reordered`,
+      index: claimed < index ? claimed : index,
+    };
+  }
+  // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8.
+  const hash = leafHashHex(body);
+  if (hash !== page.leafHash[i]) return { message: `record ${index} was changed: its content no longer matches its leaf hash` };
+  const changed = changedColumns(leaf, parseColumns(page.columns[i]));
+  if (changed.length > 0) return { message: `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content` };
+  out.write(hash, slot * 32, 'hex');
+  return undefined;
 }

@@ -97,7 +97,14 @@ export function createAuditEndpoint(options: {
       return reject(503, 'AUDIT_UNAVAILABLE', 'The audit log cannot be written; the operation did not run.');
     }
     try {
-      const out = await runAuditOperation(options.db, { ...args, op } as AuditOperation, options.trustedKeys());
+      const operation = { ...args, op } as AuditOperation;
+      // Verify inside the serving process takes at most one worker thread: the other cores are
+      // the traffic's. (An invalid count is left for runAuditOperation to refuse.)
+      if (operation.op === 'verify') {
+        const w = operation.workers;
+        if (w === undefined || (Number.isInteger(w) && w > 1 && w <= 8)) operation.workers = Math.min(w ?? 1, 1);
+      }
+      const out = await runAuditOperation(options.db, operation, options.trustedKeys());
       send(res, 200, { ...out, audit: { requestId, recordId } });
     } catch (err) {
       // Our own messages (an unknown record, no checkpoint yet) help the auditor; anything else

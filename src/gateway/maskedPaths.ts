@@ -27,7 +27,7 @@ interface Step {
 /** The steps below a composite field: by concrete object type when the field's type is abstract. */
 type Child =
   | { kind: 'object'; steps: Step[] }
-  | { kind: 'abstract'; byType: Map<string, Step[]>; only?: string };
+  | { kind: 'abstract'; byType: Map<string, Step[]>; possible: ReadonlySet<string>; only?: string };
 
 /**
  * The steps of an operation under one purpose: a walk of the selection sets, done once per
@@ -54,14 +54,23 @@ function compile(
   };
 
   /** The fields selected on `type` by `sets`, merged by response key, fragments flattened. */
-  const collect = (type: GraphQLObjectType, sets: readonly SelectionSetNode[], into: Map<string, { fieldName: string; sets: SelectionSetNode[] }>) => {
+  const collect = (
+    type: GraphQLObjectType,
+    sets: readonly SelectionSetNode[],
+    into: Map<string, { fieldName: string; sets: SelectionSetNode[] }>,
+    // A fragment spread twice into the same selection adds nothing the second time (as graphql-js
+    // collects fields): without this, nested repeated spreads would multiply the work.
+    visited = new Set<string>(),
+  ) => {
     for (const set of sets) {
       for (const sel of set.selections) {
         if (sel.kind === Kind.INLINE_FRAGMENT) {
-          if (applies(sel.typeCondition?.name.value, type)) collect(type, [sel.selectionSet], into);
+          if (applies(sel.typeCondition?.name.value, type)) collect(type, [sel.selectionSet], into, visited);
         } else if (sel.kind === Kind.FRAGMENT_SPREAD) {
+          if (visited.has(sel.name.value)) continue;
+          visited.add(sel.name.value);
           const frag = fragments.get(sel.name.value);
-          if (frag && applies(frag.typeCondition.name.value, type)) collect(type, [frag.selectionSet], into);
+          if (frag && applies(frag.typeCondition.name.value, type)) collect(type, [frag.selectionSet], into, visited);
         } else {
           const key = sel.alias?.value ?? sel.name.value;
           const entry = into.get(key) ?? { fieldName: sel.name.value, sets: [] };
@@ -103,7 +112,7 @@ function compile(
     }
     if (byType.size === 0) return undefined;
     // Without __typename in the value, only a type with a single possible object type is known.
-    return { kind: 'abstract', byType, ...(possible.length === 1 ? { only: possible[0].name } : {}) };
+    return { kind: 'abstract', byType, possible: new Set(possible.map((t) => t.name)), ...(possible.length === 1 ? { only: possible[0].name } : {}) };
   };
 
   return stepsOf(root, [operation.selectionSet]);
@@ -139,7 +148,9 @@ export function createMaskedPaths(schema: GraphQLSchema, policy: PolicyMap, regi
     }
     const obj = value as Record<string, unknown>;
     if (child.kind === 'object') return walkSteps(obj, child.steps, path, out);
-    const typeName = typeof obj.__typename === 'string' ? obj.__typename : child.only;
+    // The object's type: its __typename when that names a possible type, else the only possible
+    // type if there is one (a client may alias another field as __typename).
+    const typeName = typeof obj.__typename === 'string' && child.possible.has(obj.__typename) ? obj.__typename : child.only;
     const steps = typeName === undefined ? undefined : child.byType.get(typeName);
     if (steps) walkSteps(obj, steps, path, out);
   };

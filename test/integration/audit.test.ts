@@ -157,6 +157,8 @@ describe('the audit log', () => {
     let leaves = 0;
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, onLeaf: () => leaves++ })).toEqual(report);
     expect(leaves).toBe(1000);
+    // As `audit verify` runs by default: this thread checks until the workers are up, then they do.
+    expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 2, workersFrom: 0, pageSize: 37 })).toEqual(report);
   });
 
   /** Verify in two worker threads from the first record, 37 records per page. */

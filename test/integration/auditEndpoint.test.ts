@@ -44,6 +44,19 @@ describe('POST /audit/<op>', () => {
     expect(leaf.requestId).toBe(res.headers.get('x-request-id'));
   });
 
+  it('verify takes a worker count from 0 to 8 (at most one thread inside the server) and refuses any other', async () => {
+    for (const workers of [0, 8]) {
+      const res = await callAudit(gw, 'verify', { token: auditor, purpose: 'AUDIT', body: JSON.stringify({ workers }) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect((res.body as { result?: unknown }).result).toMatchObject({ ok: true });
+    }
+    for (const workers of [99, -1, 1.5, 'two']) {
+      const res = await callAudit(gw, 'verify', { token: auditor, purpose: 'AUDIT', body: JSON.stringify({ workers }) });
+      expect(res.status).toBe(500);
+      expect(res.body.errors).toEqual([{ message: `Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`, extensions: { code: 'AUDIT_OPERATION_FAILED' } }]);
+    }
+  });
+
   it('records an unknown operation named by a long path without storing all of it', async () => {
     const res = await callAudit(gw, 'x'.repeat(5000), { token: auditor, purpose: 'AUDIT' });
     const leaf = await expectAuditedRejection(gw.db, res, 404, 'NOT_FOUND');

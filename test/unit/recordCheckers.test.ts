@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RecordPage } from '../../src/audit/AuditStore.js';
+import type { AuditStore, RecordPage } from '../../src/audit/AuditStore.js';
+import { verifyLogs } from '../../src/audit/verifyLogs.js';
 import { canonicalJson } from '../../src/audit/canonicalJson.js';
 import { checkRecords } from '../../src/audit/checkRecords.js';
 import { leafHashHex } from '../../src/audit/merkle.js';
@@ -51,6 +52,12 @@ describe('record checkers', () => {
     ['a record moved from an earlier index', edited(page(10, 20), 4, (p, i) => { p.body[i] = p.body[i - 2]; p.recordId[i] = p.recordId[i - 2]; }), { passed: 4, problem: /index 14 holds the record written as index 12/, index: 12 }],
     ['an edited query column', edited(page(10, 20), 9, (p, i) => { p.columns[i] = JSON.stringify([AT, 'MARKETING', 'svc', 'internal', null, ['sub-1']]); }), { passed: 9, problem: /record 19's query columns were changed \(purpose\)/, index: 19 }],
     ['an edited subscriber column', edited(page(10, 20), 0, (p, i) => { p.columns[i] = JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, ['sub-2', 'sub-0']]); }), { passed: 0, problem: /record 10's query columns were changed \(subscriberIds\)/, index: 10 }],
+    ['a body whose log id is an object with a poisoned toString', edited(page(10, 20), 2, (p, i) => { p.body[i] = p.body[i].replace(`"logId":"${LOG}"`, '"logId":{"toString":0}'); }), { passed: 2, problem: /^index 12 holds the record written as index 12 of log \{"toString":0\}/, index: 12 }],
+    ['a body whose subscriber ids are poisoned objects', edited(page(10, 20), 6, (p, i) => {
+      p.body[i] = p.body[i].replace('"decisions":[', '"decisions":[{"subscriberId":{"toString":0}},{"subscriberId":{"toString":0}},');
+      p.leafHash[i] = leafHashHex(p.body[i]); // the attacker recomputed its hash (an unsigned tail)
+      p.columns[i] = JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, ['a', 'b', 'c']]);
+    }), { passed: 6, problem: /^record 16 is not a valid audit record$/, index: 16 }],
   ];
 
   it.each(cases)('find the same in a worker thread as on this thread: %s', async (_name, p, expected) => {
@@ -78,10 +85,32 @@ describe('record checkers', () => {
 
   it('fail with a clear error when a worker cannot check a page, and after they are stopped', async () => {
     checkers = workerCheckers(1);
-    await expect(checkers.check({ seq: [0] } as unknown as RecordPage, LOG, 0)).rejects.toThrow(/^a verify worker failed: /);
+    await expect(checkers.check(null as unknown as RecordPage, LOG, 0)).rejects.toThrow(/^a verify worker failed: /);
     expect((await checkers.check(page(0, 3), LOG, 0)).passed).toBe(3); // the worker lives on
     await checkers.close();
     await expect(checkers.check(page(0, 3), LOG, 0)).rejects.toThrow(/the verify workers were stopped/);
     checkers = undefined;
+  });
+
+  it('let verify fail with the store\'s error when a read fails while workers check earlier pages', async () => {
+    const publicKey = Buffer.alloc(32, 1);
+    let reads = 0;
+    const store: AuditStore = {
+      logs: async () => [{ logId: LOG, origin: `purposegate.audit/${LOG}`, keyName: 'k', publicKey: publicKey.toString('base64') }],
+      checkpoints: async () => [],
+      recordPage: async (_log, from, limit) => {
+        if (++reads === 3) throw new Error('connection terminated');
+        return page(from, limit);
+      },
+      records: async () => [],
+      leafHashes: async () => [],
+      recordsBetween: async () => [],
+    };
+    const options = { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4 };
+    await expect(verifyLogs(store, [{ name: 'k', publicKey }], options)).rejects.toThrow('connection terminated');
+    // An honest log of the same store shape passes, so the refusal above was the read's.
+    reads = -1_000;
+    const fine: AuditStore = { ...store, recordPage: async (_log, from, limit) => page(from, Math.max(0, Math.min(limit, 10 - from))) };
+    expect(await verifyLogs(fine, [{ name: 'k', publicKey }], options)).toMatchObject({ ok: true, leaves: 10 });
   });
 });
