@@ -110,6 +110,8 @@ export function createAuditEndpoint(options: {
       // Our own messages (an unknown record, no checkpoint yet) help the auditor; anything else
       // (a database error) is not echoed.
       const message = err instanceof Error && /^(Record|No checkpoint|Log|Policy version|"|Pass )/.test(err.message) ? err.message.split('\n')[0] : 'The audit operation failed.';
+      // A bad argument of the caller's (a worker count, a record id that is not one) is a bad request.
+      if (err instanceof Error && /^("|Pass )/.test(err.message)) return reject(400, 'BAD_REQUEST', message);
       reject(500, 'AUDIT_OPERATION_FAILED', message);
     }
   };

@@ -52,9 +52,18 @@ describe('POST /audit/<op>', () => {
     }
     for (const workers of [99, -1, 1.5, 'two']) {
       const res = await callAudit(gw, 'verify', { token: auditor, purpose: 'AUDIT', body: JSON.stringify({ workers }) });
-      expect(res.status).toBe(500);
-      expect(res.body.errors).toEqual([{ message: `Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`, extensions: { code: 'AUDIT_OPERATION_FAILED' } }]);
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ message: `Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`, extensions: { code: 'BAD_REQUEST' } }]);
     }
+  });
+
+  it.each([
+    { body: {}, message: 'Pass --record ID, or --consistency SIZE --log ID.' },
+    { body: { record: 'nope' }, message: '"nope" is not a record id (log-id-index).' },
+  ])('prove with $body → 400 BAD_REQUEST saying what to pass', async ({ body, message }) => {
+    const res = await callAudit(gw, 'prove', { token: auditor, purpose: 'AUDIT', body: JSON.stringify(body) });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
   });
 
   it('records an unknown operation named by a long path without storing all of it', async () => {
