@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RecordPage } from './AuditStore.js';
 import { checkRecords, type CheckedRecords } from './checkRecords.js';
+import type { CheckRequest } from './checkRecordsWorker.js';
 
 /** Checks pages of records: on this thread, or spread over worker threads. */
 export interface RecordCheckers {
@@ -17,7 +18,7 @@ export interface RecordCheckers {
 
 /** Worker threads `audit verify` uses by default: one per core beyond the reading thread's, at most 8. */
 export function defaultVerifyWorkers(): number {
-  return Math.max(1, Math.min(8, availableParallelism() - 1));
+  return Math.max(0, Math.min(8, availableParallelism() - 1));
 }
 
 /** Checks on the calling thread (one page checked while the next is read). */
@@ -36,9 +37,8 @@ type Reply = { id: number; error?: string; ready?: true } & Partial<CheckedRecor
 
 /**
  * `count` worker threads, pages handed out in turn; `ready` once each has started (or one failed,
- * so that the failure surfaces). A worker that fails or exits makes every
- * page it holds, and every later one, fail: verify then stops with that error, never with a
- * partial pass.
+ * so that the failure surfaces). A worker that fails or exits makes every page it holds, and every
+ * later one, fail: verify then stops with that error, never with a partial pass.
  */
 export function workerCheckers(count: number): RecordCheckers {
   const entry = new URL('./checkRecordsWorker.mjs', import.meta.url);
@@ -94,7 +94,8 @@ export function workerCheckers(count: number): RecordCheckers {
       const id = next++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        workers[id % workers.length].postMessage({ id, page, logId, firstIndex });
+        const request: CheckRequest = { id, page, logId, firstIndex };
+        workers[id % workers.length].postMessage(request);
       });
     },
     async close() {

@@ -102,7 +102,7 @@ export function createAuditEndpoint(options: {
       // the traffic's. (An invalid count is left for runAuditOperation to refuse.)
       if (operation.op === 'verify') {
         const w = operation.workers;
-        if (w === undefined || (Number.isInteger(w) && w > 1 && w <= 8)) operation.workers = Math.min(w ?? 1, 1);
+        if (w === undefined || (Number.isInteger(w) && w > 1 && w <= 8)) operation.workers = 1;
       }
       const out = await runAuditOperation(options.db, operation, options.trustedKeys());
       send(res, 200, { ...out, audit: { requestId, recordId } });
