@@ -87,7 +87,7 @@ export const SUBGRAPH_MODES: SubgraphMode[] = process.env.TEST_DATABASE_URL ? ['
 
 /** Starts a real gateway over HTTP on a real (fresh) store with the fixture population. */
 export async function startTestGateway(
-  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db & { url?: string }; auditDb?: Db; checkpointIntervalMs?: number; subgraphs?: SubgraphMode } = {},
+  options: { fixtures?: boolean; env?: Record<string, string>; db?: Db & { url?: string }; auditDb?: Db; checkpointIntervalMs?: number; subgraphs?: SubgraphMode; denialPaths?: 'gateway' | 'apollo' } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'purposegate-test-'));
   const env = { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', SEED_SUBSCRIBERS: '0', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent', ...(options.env ?? {}) };
@@ -110,7 +110,7 @@ export async function startTestGateway(
     throw err;
   }
   if (remote.length > 0) config = { ...config, subgraphUrls: new Map(remote.map((r) => [r.name as SubgraphName, r.url])) };
-  const server = await startServer(config, { db, auditDb: options.auditDb, checkpointIntervalMs: options.checkpointIntervalMs });
+  const server = await startServer(config, { db, auditDb: options.auditDb, checkpointIntervalMs: options.checkpointIntervalMs, denialPaths: options.denialPaths });
   const mint: TestGateway['mint'] = (claims, ttlSeconds) =>
     mintToken(server.issuerKey, { sub: 'svc-test', ...claims }, { issuer: config.tokenIssuer, audience: config.tokenAudience, ttlSeconds });
   return {

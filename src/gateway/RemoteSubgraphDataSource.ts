@@ -5,6 +5,7 @@ import { CONTEXT_HEADER, mintContextToken, type IssuerKey } from '../auth/index.
 import type { Logger } from '../logger.js';
 import type { SubgraphReport } from '../subgraphs/index.js';
 import type { GatewayContext } from './InProcessDataSource.js';
+import { locateDenials } from './locateDenials.js';
 import { suppressStacksThisTurn } from './suppressStacksThisTurn.js';
 
 /** A subgraph failed to answer: its fields fail, the rest of the response is served. */
@@ -29,6 +30,14 @@ export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<Record<str
       // Node's fetch (undici, keep-alive) with a deadline: a hung subgraph fails its fields.
       fetcher: ((input: string, init: RequestInit) => fetch(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) })) as never,
     });
+  }
+
+  override async process(options: GraphQLDataSourceProcessOptions<Record<string, unknown>>): Promise<GatewayGraphQLResponse> {
+    const response = await super.process(options);
+    // Only an incoming operation's context carries a sink (health checks and schema loads do not).
+    const sink = (options.context as Partial<GatewayContext>).denialSink;
+    const cursor = 'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined;
+    return sink ? locateDenials(response, options.request.variables, cursor, sink) : response;
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<Record<string, unknown>>): Promise<void> {

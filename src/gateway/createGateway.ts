@@ -52,6 +52,11 @@ export interface GatewayOptions {
    * subgraph schema. Neither is reachable from configuration.
    */
   benchmark?: { unprotected?: boolean; wrapSubgraph?: (name: string, schema: GraphQLSchema, policy: PolicyMap) => GraphQLSchema };
+  /**
+   * Tests only: `'apollo'` hands every field denial to Apollo Gateway to locate and wrap, as before
+   * the gateway located them itself (test/integration/denialPaths.test.ts compares the two).
+   */
+  denialPaths?: 'gateway' | 'apollo';
 }
 
 /** A running gateway: an HTTP handler for POST /graphql, plus what operations need. */
@@ -127,7 +132,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         async willSendResponse({ contextValue, response, document, operation }) {
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
-          const { scope } = contextValue;
+          const { scope, denialSink } = contextValue;
+          // Field denials the data sources located (locateDenials) join the errors first.
+          if (denialSink && denialSink.denials.length > 0) result.errors = [...denialSink.denials, ...(result.errors ?? [])];
           const masked =
             enforce && maskingPurposes.has(scope.purpose) && document && operation && result.data
               ? maskedPaths(scope.purpose, document, operation, result.data as Record<string, unknown>)
@@ -300,7 +307,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           search: '',
           body: { query, ...(variables ? { variables } : {}), ...(typeof operationName === 'string' ? { operationName } : {}) },
         },
-        context: async () => ({ scope, subgraphContexts: new Map(), audit }),
+        context: async () => ({
+          scope,
+          subgraphContexts: new Map(),
+          audit,
+          ...(options.denialPaths === 'apollo' ? {} : { denialSink: { fetched: Object.create(null) as Record<string, unknown>, denials: [] } }),
+        }),
       });
       if (response.body.kind !== 'complete') throw new Error('Unexpected streamed response.');
       if (!audited) throw new Error('The response was not audited.');

@@ -45,7 +45,15 @@ export async function seedOnFirstStart(db: Db, subscribers: number): Promise<num
  */
 export async function startServer(
   config: Config,
-  options: { db?: Db; /** Audit writes go here (tests inject failures); defaults to `db`. */ auditDb?: Db; checkpointIntervalMs?: number; logger?: Logger } = {},
+  options: {
+    db?: Db;
+    /** Audit writes go here (tests inject failures); defaults to `db`. */
+    auditDb?: Db;
+    checkpointIntervalMs?: number;
+    logger?: Logger;
+    /** Tests only: see GatewayOptions.denialPaths. */
+    denialPaths?: 'gateway' | 'apollo';
+  } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'gateway' });
   const actors = config.actorsFile ? loadActorPolicy(config.actorsFile) : undefined; // a bad file stops us before the store opens
@@ -85,7 +93,7 @@ export async function startServer(
     const remote = config.subgraphUrls.size > 0
       ? { urls: config.subgraphUrls, key: await loadOrCreateSigningKey(keyDir, 'gateway'), timeoutMs: config.subgraphTimeoutMs }
       : undefined;
-    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome, auditHealthy: () => audit?.healthy ?? false, remote, logger });
+    const gateway = await createGateway({ db, config, verifyToken, maskKey, sources, onOutcome, auditHealthy: () => audit?.healthy ?? false, remote, logger, denialPaths: options.denialPaths });
     const auditDb = options.auditDb ?? db;
     const policyVersion = await storePolicyVersion(auditDb, policyText(gateway.supergraph.supergraphSdl, sources.purposesSdl));
     const signer = loadOrCreateAuditSigner(keyDir);
