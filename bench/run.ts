@@ -1,7 +1,8 @@
 // npm run bench: baseline vs purposegate vs naive shield, same data, same machine, one run.
 // Each variant runs in its own process; scenarios run in alternation, several rounds each.
 // Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
-// (default 16), DATABASE_URL (run the stores on PostgreSQL instead of PGlite).
+// (default 16), BENCH_SCENARIOS (comma-separated ids, default all), DATABASE_URL (run the stores on
+// PostgreSQL instead of PGlite).
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -20,7 +21,7 @@ interface Running {
   tokens: Record<string, string>;
 }
 
-const SCENARIOS: Array<{ id: string; name: string; purpose: string; token: string; status: number; query: string }> = [
+const ALL_SCENARIOS: Array<{ id: string; name: string; purpose: string; token: string; status: number; query: string }> = [
   {
     id: 'S1',
     name: "one subscriber's full profile across all subgraphs (CUSTOMER_SUPPORT)",
@@ -59,6 +60,10 @@ const SCENARIOS: Array<{ id: string; name: string; purpose: string; token: strin
     query: `{ subscriber(id: "sub-000007") { fullName } }`,
   },
 ];
+
+const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
+const SCENARIOS = only ? ALL_SCENARIOS.filter((s) => only.includes(s.id)) : ALL_SCENARIOS;
+if (SCENARIOS.length === 0) throw new Error(`BENCH_SCENARIOS names no scenario of ${ALL_SCENARIOS.map((s) => s.id).join(', ')}.`);
 
 function start(variant: Variant): Promise<Running> {
   const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [variant], {

@@ -134,7 +134,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           const result = response.body.singleResult;
           const { scope, denialSink } = contextValue;
           // Field denials the data sources located (locateDenials) join the errors first.
-          if (denialSink && denialSink.denials.length > 0) result.errors = [...denialSink.denials, ...(result.errors ?? [])];
+          if (denialSink && denialSink.denials.length > 0) {
+            result.errors = [...denialSink.denials, ...(result.errors ?? [])];
+            // Apollo Gateway reports null-for-non-null findings in `valueCompletion` only when no
+            // subgraph returned an error; with the denials it would have dropped them.
+            if (result.extensions && 'valueCompletion' in result.extensions) {
+              const { valueCompletion: _dropped, ...rest } = result.extensions;
+              result.extensions = rest;
+            }
+          }
           const masked =
             enforce && maskingPurposes.has(scope.purpose) && document && operation && result.data
               ? maskedPaths(scope.purpose, document, operation, result.data as Record<string, unknown>)

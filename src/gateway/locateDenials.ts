@@ -22,6 +22,8 @@ interface SubgraphAnswer {
 }
 
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+/** Apollo Gateway's `isObject` (utilities/predicates): a non-null object that is not a list. */
+const isObject = (v: unknown): v is object => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * The response paths of the entities an entity fetch at `cursor` was sent, in the order they were
@@ -67,12 +69,19 @@ function entityPaths(parent: Array<string | number>, cursor: Path, data: unknown
  */
 export function locateDenials<A extends SubgraphAnswer>(answer: A, variables: Record<string, unknown> | undefined, cursor: Path | undefined, sink: DenialSink): A {
   const at = cursor ?? [];
-  const entityFetch = Array.isArray(variables?.representations);
-  if (!entityFetch && at.length === 0 && answer.data) {
-    // A root fetch: Apollo Gateway merges its data into the response root, taking each new key by
-    // reference; later fetches merge into those objects.
+  // An entity fetch always runs below the root (a client variable named `representations` in a
+  // root fetch is not one).
+  const entityFetch = at.length > 0 && Array.isArray(variables?.representations);
+  if (at.length === 0 && answer.data) {
+    // A root fetch: Apollo Gateway merges its data into the response root (deepMerge): a new key
+    // is taken by reference, an object or a same-length list already there is merged into in
+    // place (so the objects held here see it), anything else is replaced.
     for (const key of Object.keys(answer.data)) {
-      if (answer.data[key] !== undefined && sink.fetched[key] === undefined) sink.fetched[key] = answer.data[key];
+      const value = answer.data[key];
+      if (value === undefined) continue;
+      const held = sink.fetched[key];
+      const mergedInPlace = (held && isObject(value)) || (Array.isArray(held) && Array.isArray(value) && held.length === value.length);
+      if (!mergedInPlace) sink.fetched[key] = value;
     }
   }
   if (!answer.errors?.length) return answer;
