@@ -29,27 +29,22 @@ const isObject = (v: unknown): v is object => v !== null && typeof v === 'object
  * The response paths of the entities an entity fetch at `cursor` was sent, in the order they were
  * sent: Apollo Gateway's own walk (`generateHydratedPaths`), over the same objects.
  */
-function entityPaths(parent: Array<string | number>, cursor: Path, data: unknown, out: Array<Array<string | number>>): void {
+function entityPaths(parent: Array<string | number>, cursor: Path, depth: number, data: unknown, out: Array<Array<string | number>>): void {
   if (data === null || data === undefined) return;
-  const head = cursor[0];
+  const head = cursor[depth];
   if (head === undefined) {
     out.push(parent.slice());
-  } else if (head === '@') {
-    if (!Array.isArray(data)) return;
-    for (let i = 0; i < data.length; i++) {
-      parent.push(i);
-      entityPaths(parent, cursor.slice(1), data[i], out);
-      parent.pop();
-    }
   } else if (Array.isArray(data)) {
+    // `@` steps into the list's items; a field name over a list applies to each item.
+    const next = head === '@' ? depth + 1 : depth;
     for (let i = 0; i < data.length; i++) {
       parent.push(i);
-      entityPaths(parent, cursor, data[i], out);
+      entityPaths(parent, cursor, next, data[i], out);
       parent.pop();
     }
-  } else if (typeof data === 'object' && hasOwn(data, String(head))) {
+  } else if (head !== '@' && typeof data === 'object' && hasOwn(data, String(head))) {
     parent.push(head);
-    entityPaths(parent, cursor.slice(1), (data as Record<string, unknown>)[head], out);
+    entityPaths(parent, cursor, depth + 1, (data as Record<string, unknown>)[head], out);
     parent.pop();
   }
 }
@@ -95,7 +90,7 @@ export function locateDenials<A extends SubgraphAnswer>(answer: A, variables: Re
     }
     let located: Array<string | number>;
     if (entityFetch && typeof path[1] === 'number') {
-      if (!entities) entityPaths([], at, sink.fetched, (entities = []));
+      if (!entities) entityPaths([], at, 0, sink.fetched, (entities = []));
       located = [...(entities[path[1]] ?? []), ...path.slice(2)];
     } else {
       located = [...at, ...path];
