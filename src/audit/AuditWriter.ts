@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
-import { canonicalJson } from './canonicalJson.js';
+import { canonicalLeaf } from './canonicalJson.js';
 import { signCheckpoint, type AuditSigner } from './checkpoint.js';
 import { Frontier, leafHash } from './merkle.js';
 
@@ -135,13 +135,18 @@ export class AuditWriter {
       const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
       let body: string;
       try {
-        body = canonicalJson(leaf);
+        body = canonicalLeaf(leaf);
       } catch (err) {
         this.stats.failures++;
         p.reject(new Error(`The audit record cannot be written: ${(err as Error).message}`));
         continue;
       }
-      rows.push({ pending: p, leaf, body, hash: leafHash(Buffer.from(body, 'utf8')) });
+      const bytes = Buffer.from(body, 'utf8');
+      // All ASCII (as a leaf almost always is): hand the driver the same text held one byte per
+      // character. The leaf's strings can come from V8's two-byte form (some names do), and the
+      // driver would then measure and encode twice the bytes of a text of ~100 KB.
+      if (bytes.length === body.length) body = bytes.toString('latin1');
+      rows.push({ pending: p, leaf, body, hash: leafHash(bytes) });
     }
     if (rows.length === 0) return [];
     const params: unknown[] = [];

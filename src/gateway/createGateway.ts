@@ -185,9 +185,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const purposeLabel = (purpose: string | undefined) => (purpose === undefined ? '' : sources.registry.has(purpose) ? purpose : 'unknown');
 
   async function finish(outcome: RequestOutcome): Promise<{ recordId: string } | undefined> {
+    // One increment per series, not per decision: a 100-row page has a thousand decisions and a
+    // handful of (effect, reason) pairs.
+    const counts = new Map<string, { effect: string; reason: string; n: number }>();
     for (const d of outcome.decisions) {
-      metrics.decisions.inc({ purpose: purposeLabel(outcome.purpose), effect: d.effect, reason: d.reason ?? '' }, d.count);
+      const reason = d.reason ?? '';
+      const key = `${d.effect}\u0000${reason}`;
+      const c = counts.get(key);
+      if (c) c.n += d.count;
+      else counts.set(key, { effect: d.effect, reason, n: d.count });
     }
+    const purpose = purposeLabel(outcome.purpose);
+    for (const c of counts.values()) metrics.decisions.inc({ purpose, effect: c.effect, reason: c.reason }, c.n);
     return options.onOutcome ? options.onOutcome(outcome) : undefined;
   }
 
@@ -327,8 +336,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       status = response.status ?? 200;
       for (const [k, v] of response.headers) if (k !== 'content-length') res.setHeader(k, v);
       res.statusCode = status;
-      res.setHeader('content-length', Buffer.byteLength(response.body.string));
-      res.end(response.body.string);
+      // Encoded once: its length is the header, the same bytes are sent.
+      const payload = Buffer.from(response.body.string, 'utf8');
+      res.setHeader('content-length', payload.length);
+      res.end(payload);
     } catch (err) {
       const rejection =
         err instanceof RequestRejection ? err : new RequestRejection('INTERNAL_SERVER_ERROR', 'Unexpected error.');

@@ -36,3 +36,41 @@ describe('GET /metrics', () => {
     }
   });
 });
+
+describe('purposegate_decisions_total', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  /** The counter's samples for one purpose, as `effect|reason` → value. */
+  async function counted(purpose: string): Promise<Map<string, number>> {
+    const text = await (await fetch(gw.url.replace(/\/graphql$/, '/metrics'))).text();
+    const out = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('purposegate_decisions_total{')) continue;
+      const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      if (labels.purpose === purpose) out.set(`${labels.effect}|${labels.reason}`, Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+    return out;
+  }
+
+  it('counts every value decided in a request, as its audit record does, by effect and reason', async () => {
+    const before = await counted('MARKETING');
+    const res = await gw.gql('{ subscribers(first: 50) { nodes { id msisdn fullName email lastKnownLocation { latitude } } } }', { purpose: 'MARKETING' });
+    expect(res.status).toBe(200);
+    const { rows } = await gw.db.query<{ body: string }>('SELECT body FROM audit_records WHERE record_id = $1', [res.body.extensions!.audit.recordId]);
+    const decisions = (JSON.parse(rows[0]!.body) as { decisions: Array<{ effect: string; reason?: string; count: number }> }).decisions;
+    const expected = new Map<string, number>();
+    for (const d of decisions) expected.set(`${d.effect}|${d.reason ?? ''}`, (expected.get(`${d.effect}|${d.reason ?? ''}`) ?? 0) + d.count);
+    // Several outcomes, several values each: the per-series sums are what is being checked.
+    expect(expected.size).toBeGreaterThan(1);
+    expect([...expected.values()].some((n) => n > 1)).toBe(true);
+    const after = await counted('MARKETING');
+    const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, v]) => v !== 0) as Array<[string, number]>);
+    expect(delta).toEqual(expected);
+  });
+});
