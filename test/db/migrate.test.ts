@@ -70,3 +70,35 @@ describe('migrate', () => {
     }
   });
 });
+
+describe('the audit leaf column', () => {
+  it('is compressed with LZ4 where the store has it, and the default elsewhere (PGlite); leaves read back whole', async () => {
+    const fresh = process.env.TEST_DATABASE_URL ? await createEmptyDatabase(process.env.TEST_DATABASE_URL) : undefined;
+    const db = fresh ? await openPostgres(fresh.url, { max: 2 }) : await openPglite('memory://');
+    try {
+      await migrate(db);
+      // Does this store have LZ4 at all? (PostgreSQL built --with-lz4 does; PGlite does not.)
+      let lz4 = true;
+      try {
+        await db.transaction(async (tx) => {
+          await tx.query('CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4)');
+          throw new Error('roll back');
+        });
+      } catch (err) {
+        if ((err as Error).message !== 'roll back') lz4 = false;
+      }
+      const { rows } = await db.query<{ c: string }>(`SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'audit_records'::regclass AND attname = 'body'`);
+      expect(rows[0]!.c).toBe(lz4 ? 'l' : '');
+      if (fresh) expect(lz4).toBe(true); // the PostgreSQL of this project's machines has it
+      const big = JSON.stringify({ decisions: Array.from({ length: 400 }, (_, i) => ({ subscriberId: `sub-${i}`, coordinate: 'Subscriber.msisdn', effect: 'ALLOW', count: 1 })) });
+      await db.query(`INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ('L', 'o', 'k', 'p')`);
+      await db.query(`INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) VALUES ('L', 0, 'L-0', now(), 'h', $1)`, [big]);
+      const back = await db.query<{ body: string; method: string | null }>(`SELECT body, pg_column_compression(body) AS method FROM audit_records WHERE record_id = 'L-0'`);
+      expect(back.rows[0]!.body).toBe(big);
+      expect(back.rows[0]!.method).toBe(lz4 ? 'lz4' : 'pglz');
+    } finally {
+      await db.close();
+      await fresh?.drop();
+    }
+  });
+});
