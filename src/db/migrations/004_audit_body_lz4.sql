@@ -1,6 +1,6 @@
 -- The leaf text of a request over many rows is tens of kilobytes: PostgreSQL compresses it
 -- (TOAST) on every insert. LZ4 costs the database about a third less CPU per audit batch than
--- the default pglz (measured: bench/README.md). A server built without LZ4, and PGlite, keep pglz.
+-- the default pglz (measured: BENCHMARKS.md). A server built without LZ4, and PGlite, keep pglz.
 DO $$
 BEGIN
   ALTER TABLE audit_records ALTER COLUMN body SET COMPRESSION lz4;
