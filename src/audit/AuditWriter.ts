@@ -158,11 +158,15 @@ export class AuditWriter {
       return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
     });
     try {
-      // One statement is one transaction on its own: no BEGIN and COMMIT round trips per batch.
-      await this.db.query(
-        `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
-         VALUES ${values.join(', ')}`,
-        params,
+      // An explicit transaction, though one INSERT would be atomic alone: a write that times out
+      // on the client is then rolled back on its connection before resync reads the log, instead
+      // of possibly committing after it (and colliding with the next batch's positions).
+      await this.db.transaction((tx) =>
+        tx.query(
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+           VALUES ${values.join(', ')}`,
+          params,
+        ),
       );
     } catch (err) {
       this.stats.failures++;

@@ -11,14 +11,14 @@ function text(s: string): string {
   return JSON.stringify(s);
 }
 
-/** Text already in canonical form, spliced in as it is (see canonicalLeaf). */
+/** A member whose canonical text is written by its own function, when the walk reaches it. */
 class Canonical {
-  constructor(readonly text: string) {}
+  constructor(readonly write: () => string) {}
 }
 
 function serialise(value: unknown): string | undefined {
   if (value === null) return 'null';
-  if (value instanceof Canonical) return value.text;
+  if (value instanceof Canonical) return value.write();
   switch (typeof value) {
     case 'string':
       return text(value);
@@ -69,13 +69,15 @@ export function canonicalJson(value: unknown): string {
 
 /** A decision's members in RFC 8785 order (UTF-16 code units): the only keys the fast path writes. */
 const DECISION_KEYS = ['consentEventId', 'coordinate', 'count', 'effect', 'reason', 'strategy', 'subscriberId'] as const;
+type DecisionKey = (typeof DECISION_KEYS)[number];
 const DECISION_KEY_SET: ReadonlySet<string> = new Set(DECISION_KEYS);
 
 /**
  * Canonical JSON of a leaf's decisions: the same bytes `canonicalJson` writes, without sorting
- * each decision's keys (their set is known) and checking each distinct string once. A decision
- * with any other member, or a member that is neither a string nor a finite number, is written by
- * the general serialiser instead (so every error is the same as there).
+ * each decision's keys (their set is known) and checking each distinct string once. Only a plain
+ * object whose own enumerable members are among those keys, each a string, a finite number or
+ * undefined, takes the fast path (each member read once, as `Object.keys` lists them); anything
+ * else is written by the general serialiser, so every output and every error is the same.
  */
 function canonicalDecisions(decisions: readonly unknown[]): string {
   const quoted = new Map<string, string>();
@@ -84,41 +86,54 @@ function canonicalDecisions(decisions: readonly unknown[]): string {
     if (q === undefined) quoted.set(s, (q = text(s)));
     return q;
   };
+  const members: Partial<Record<DecisionKey, string | number>> = {};
   let out = '[';
   for (let i = 0; i < decisions.length; i++) {
     if (i > 0) out += ',';
     const d = decisions[i];
-    if (!isPlainDecision(d)) {
+    if (!readDecision(d, members)) {
       out += serialise(d) ?? 'null';
       continue;
     }
     let o = '{';
     for (const key of DECISION_KEYS) {
-      const v = d[key];
+      const v = members[key];
       if (v === undefined) continue;
-      o += `${o.length === 1 ? '' : ','}"${key}":${typeof v === 'number' ? JSON.stringify(v) : quote(v as string)}`;
+      o += `${o.length === 1 ? '' : ','}"${key}":${typeof v === 'number' ? JSON.stringify(v) : quote(v)}`;
     }
     out += `${o}}`;
   }
   return `${out}]`;
 }
 
-function isPlainDecision(d: unknown): d is Record<string, unknown> {
-  if (d === null || typeof d !== 'object' || Array.isArray(d) || Object.getPrototypeOf(d) !== Object.prototype) return false;
-  for (const key in d) {
+/** Reads a plain decision's members into `into` (cleared first); false if it is not one. */
+function readDecision(d: unknown, into: Partial<Record<DecisionKey, string | number>>): boolean {
+  if (d === null || typeof d !== 'object' || Object.getPrototypeOf(d) !== Object.prototype) return false;
+  for (const key of DECISION_KEYS) into[key] = undefined;
+  for (const key of Object.keys(d)) {
     if (!DECISION_KEY_SET.has(key)) return false;
     const v = (d as Record<string, unknown>)[key];
-    if (typeof v === 'string' || v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+    if (v === undefined) continue;
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) into[key as DecisionKey] = v;
+    else return false;
   }
   return true;
 }
 
 /**
  * `canonicalJson` of an audit leaf, with its decisions (a 100-row page holds about a thousand)
- * written by a serialiser that knows their shape. Same bytes (test/unit/canonicalJson.test.ts).
+ * written by a serialiser that knows their shape. Same bytes and same errors as `canonicalJson`
+ * (test/unit/canonicalJson.test.ts); a leaf that is not a plain object with an own array of
+ * decisions and no `toJSON` is written by `canonicalJson` itself.
  */
-export function canonicalLeaf(leaf: { decisions?: unknown }): string {
-  if (!Array.isArray(leaf.decisions)) return canonicalJson(leaf);
-  return canonicalJson({ ...leaf, decisions: new Canonical(canonicalDecisions(leaf.decisions)) });
+export function canonicalLeaf(leaf: object): string {
+  const decisions = (leaf as { decisions?: unknown }).decisions;
+  const plain =
+    Object.getPrototypeOf(leaf) === Object.prototype &&
+    Object.prototype.propertyIsEnumerable.call(leaf, 'decisions') &&
+    typeof (leaf as { toJSON?: unknown }).toJSON !== 'function' &&
+    Array.isArray(decisions) &&
+    typeof (decisions as { toJSON?: unknown }).toJSON !== 'function';
+  if (!plain) return canonicalJson(leaf);
+  return canonicalJson({ ...leaf, decisions: new Canonical(() => canonicalDecisions(decisions)) });
 }

@@ -5,6 +5,7 @@ import { CONTEXT_HEADER, mintContextToken, type IssuerKey } from '../auth/index.
 import type { Logger } from '../logger.js';
 import type { SubgraphReport } from '../subgraphs/index.js';
 import type { GatewayContext } from './InProcessDataSource.js';
+import { isDecisionEntry } from '../shield/index.js';
 import { locateDenials } from './locateDenials.js';
 import { suppressStacksThisTurn } from './suppressStacksThisTurn.js';
 
@@ -56,6 +57,10 @@ export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<Record<str
     const report = (response.extensions as { purposegate?: SubgraphReport } | undefined)?.purposegate;
     if (!report || report.policy !== this.options.policyHash || !Array.isArray(report.decisions)) {
       this.options.logger.error({ subgraph: this.subgraph, requestId: scope.requestId, policy: report?.policy ?? null, expected: this.options.policyHash }, 'subgraph answered under another policy (or without a report): its data is refused');
+      throw unavailable();
+    }
+    if (!report.decisions.every(isDecisionEntry) || !Number.isSafeInteger(report.consentQueries) || report.consentQueries < 0) {
+      this.options.logger.error({ subgraph: this.subgraph, requestId: scope.requestId }, 'subgraph reported a malformed decision: its data is refused');
       throw unavailable();
     }
     scope.decisions.merge(report.decisions);

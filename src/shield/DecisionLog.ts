@@ -12,6 +12,26 @@ export interface DecisionEntry {
   count: number;
 }
 
+const ENTRY_KEYS: ReadonlySet<string> = new Set(['subscriberId', 'coordinate', 'effect', 'reason', 'strategy', 'consentEventId', 'count']);
+
+/**
+ * Whether `x` is a decision as another process may report it (a remote subgraph's report): the
+ * members of a DecisionEntry and no others, strings where it has strings, an effect the policy
+ * knows, a reason only with DENY and a strategy only with MASK, and a count of at least one.
+ * Anything else is not written to the audit log (the gateway refuses that subgraph's data).
+ */
+export function isDecisionEntry(x: unknown): x is DecisionEntry {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const e = x as Record<string, unknown>;
+  if (!Object.keys(e).every((k) => ENTRY_KEYS.has(k))) return false;
+  if (typeof e.subscriberId !== 'string' || typeof e.coordinate !== 'string') return false;
+  if (e.effect !== 'ALLOW' && e.effect !== 'MASK' && e.effect !== 'DENY') return false;
+  if (!Number.isSafeInteger(e.count) || (e.count as number) < 1) return false;
+  if (e.effect === 'DENY' ? typeof e.reason !== 'string' : e.reason !== undefined) return false;
+  if (e.effect === 'MASK' ? typeof e.strategy !== 'string' : e.strategy !== undefined) return false;
+  return e.consentEventId === undefined || typeof e.consentEventId === 'string';
+}
+
 /**
  * Every field decision of one request, de-duplicated by (subscriber, coordinate, outcome): a
  * 500-row page records each distinct decision once with its count.

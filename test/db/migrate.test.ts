@@ -102,3 +102,41 @@ describe('the audit leaf column', () => {
     }
   });
 });
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL', () => {
+  it('does not wait for ever on a table another session holds: after its lock timeout it leaves pglz and the store starts', async () => {
+    const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
+    const db = await openPostgres(fresh.url, { max: 2 });
+    const holder = await openPostgres(fresh.url, { max: 1 });
+    let release: () => void = () => undefined;
+    try {
+      await migrate(db);
+      // As if 004 had not run yet, on a table a long audit read is holding.
+      await db.query(`ALTER TABLE audit_records ALTER COLUMN body SET COMPRESSION pglz`);
+      await db.query('DELETE FROM schema_migrations WHERE version = 4');
+      const held = new Promise<void>((r) => (release = r));
+      let locked: () => void = () => undefined;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const holding = holder.transaction(async (tx) => {
+        await tx.query('LOCK TABLE audit_records IN ACCESS SHARE MODE');
+        locked();
+        await held;
+      });
+      await isLocked;
+      const started = Date.now();
+      await expect(migrate(db)).resolves.toEqual([4]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_000); // it did wait, then gave up
+      const { rows } = await db.query<{ c: string }>(`SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'audit_records'::regclass AND attname = 'body'`);
+      expect(rows[0]!.c).toBe('p');
+      const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
+      expect(timeout[0]!.lock_timeout).toBe('0'); // the 5 s was local to the migration
+      release();
+      await holding;
+    } finally {
+      release();
+      await holder.close();
+      await db.close();
+      await fresh.drop();
+    }
+  }, 30_000);
+});

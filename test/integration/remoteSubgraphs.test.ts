@@ -4,6 +4,7 @@
  * operation, enforces the same rules as in-process, and reports its decisions to the gateway.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -184,6 +185,66 @@ describe('a remote subgraph that is down, or runs another policy', () => {
       expect(body.extensions.audit.recordId).toBeDefined();
     } finally {
       await rogue.close();
+    }
+  });
+
+  /** A proxy in front of the real devices subgraph that rewrites the decisions it reports. */
+  async function forging(forge: (report: { decisions: Array<Record<string, unknown>>; consentQueries: unknown }) => void) {
+    const target = gw.config.subgraphUrls.get('devices')!;
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
+        const upstream = await fetch(target, { method: 'POST', headers, body: Buffer.concat(chunks) });
+        const body = (await upstream.json()) as { extensions: { purposegate: { decisions: Array<Record<string, unknown>>; consentQueries: unknown } } };
+        forge(body.extensions.purposegate);
+        res.writeHead(upstream.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    return { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/graphql`, close: () => new Promise<void>((r) => proxy.close(() => r())) };
+  }
+
+  it.each<[string, (r: { decisions: Array<Record<string, unknown>>; consentQueries: unknown }) => void]>([
+    ['a negative count', (r) => (r.decisions[0]!.count = -5)],
+    ['a count of zero', (r) => (r.decisions[0]!.count = 0)],
+    ['an effect the policy does not know', (r) => (r.decisions[0]!.effect = 'PERMIT')],
+    ['another member', (r) => (r.decisions[0]!.value = 'FORGED-VALUE')],
+    ['a subscriber id that is not a string', (r) => (r.decisions[0]!.subscriberId = { id: 'FORGED' })],
+    ['a DENY without its reason', (r) => r.decisions.push({ subscriberId: 'FORGED-SUB', coordinate: 'Device.imei', effect: 'DENY', count: 1 })],
+    ['an ALLOW with a reason', (r) => r.decisions.push({ subscriberId: 'FORGED-SUB', coordinate: 'Device.imei', effect: 'ALLOW', reason: 'X', count: 1 })],
+    ['a decision that is not an object', (r) => r.decisions.push('FORGED' as never)],
+    ['a consent query count that is not a count', (r) => (r.consentQueries = 'FORGED')],
+  ])('refuses the data of a subgraph that reports %s; nothing forged reaches the audit log', async (_name, forge) => {
+    const proxy = await forging(forge);
+    try {
+      const { status, body } = await askThrough({ devices: proxy.url }, 'CUSTOMER_SUPPORT', `{ subscriber(id: "${A.id}") { fullName devices { model imei } } }`);
+      expect(status).toBe(200);
+      expect(body.data.subscriber.fullName).toBe(A.fullName);
+      expect(body.data.subscriber.devices).toBeNull();
+      expect(JSON.stringify(body)).not.toContain(A.device.model);
+      expect(body.errors.map((e) => e.extensions.code)).toContain('SUBGRAPH_UNAVAILABLE');
+      const { rows } = await gw.db.query<{ body: string }>('SELECT body FROM audit_records WHERE record_id = $1', [body.extensions.audit.recordId]);
+      expect(rows[0]!.body).not.toMatch(/FORGED|PERMIT|"count":-5/);
+      const coords = (JSON.parse(rows[0]!.body).decisions as Array<{ coordinate: string }>).map((d) => d.coordinate);
+      expect(coords).toContain('Subscriber.fullName');
+      expect(coords).not.toContain('Device.model');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('the same proxy, forging nothing, is served (the refusals above are about the reports)', async () => {
+    const proxy = await forging(() => undefined);
+    try {
+      const { status, body } = await askThrough({ devices: proxy.url }, 'CUSTOMER_SUPPORT', `{ subscriber(id: "${A.id}") { fullName devices { model } } }`);
+      expect(status).toBe(200);
+      expect(body.data.subscriber.devices[0].model).toBe(A.device.model);
+      expect(body.errors).toBeUndefined();
+    } finally {
+      await proxy.close();
     }
   });
 
