@@ -1,6 +1,6 @@
 // npm run bench: baseline vs purposegate vs naive shield, same data, same machine, one run.
 // Each variant runs in its own process; scenarios run in alternation, several rounds each.
-// Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
+// Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 5), BENCH_CONNECTIONS
 // (default 16), BENCH_SCENARIOS (comma-separated ids, default all), DATABASE_URL (run the stores on
 // PostgreSQL instead of PGlite).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const VARIANTS = ['baseline', 'purposegate', 'naive'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -106,6 +106,7 @@ async function load(r: Running, s: (typeof SCENARIOS)[number], seconds: number) 
   });
   const unexpected = (s.status === 200 ? result.non2xx : result['2xx'] + result['5xx']) + result.errors + result.timeouts;
   await idle();
+  await new Promise((res) => setTimeout(res, 500)); // let the store settle (WAL writer, background work) before the next run
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, unexpected };
 }
 
@@ -130,7 +131,7 @@ for (const s of SCENARIOS) {
 type Row = { scenario: string; variant: Variant; rps: number; cpuMsPerRequest: number; p50: number; p99: number; consentQueriesPerRequest: number; auditWritesPerRequest: number; auditCommitsPerRequest: number; unexpected: number; peakRssMb: number };
 const samples: Record<string, Array<Omit<Row, 'scenario' | 'variant'>>> = {};
 for (const s of SCENARIOS) {
-  for (const v of VARIANTS) await load(running[v], s, Math.min(2, SECONDS)); // warm-up
+  for (const v of VARIANTS) await load(running[v], s, SECONDS); // warm-up, as long as a measurement
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order each round so no variant always runs first.
     const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
