@@ -535,3 +535,29 @@ describe('the access log through GraphQL', () => {
     }
   });
 });
+
+describe('a leaf with text beyond ASCII', () => {
+  it('is stored as the exact UTF-8 bytes it was hashed from, reads back whole, and verifies', async () => {
+    const db = await openTestDb();
+    const gw = await startTestGateway({ db, checkpointIntervalMs: 3_600_000 });
+    try {
+      const sub = 'svc-Zoë-東京-😀-\u2028';
+      const token = await gw.mint({ kind: 'internal', sub, purposes: ['CUSTOMER_SUPPORT'] });
+      const res = await gw.gql(`{ subscriber(id: "${FIXTURES.adult.id}") { fullName devices { imei } } }`, { purpose: 'CUSTOMER_SUPPORT', token });
+      expect(res.status).toBe(200);
+      await gw.server.close();
+      const { rows } = await db.query<{ body: string; leaf_hash: string }>('SELECT body, leaf_hash FROM audit_records WHERE record_id = $1', [res.body.extensions!.audit.recordId]);
+      const leaf = JSON.parse(rows[0]!.body) as AuditLeaf;
+      expect(leaf.caller?.sub).toBe(sub);
+      expect(leaf.decisions.length).toBeGreaterThan(0);
+      expect(leafHash(Buffer.from(rows[0]!.body, 'utf8')).toString('hex')).toBe(rows[0]!.leaf_hash);
+      const signer = loadOrCreateAuditSigner(gw.dataDir);
+      const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
+      expect(report.problem).toBeUndefined();
+      expect(report.ok).toBe(true);
+    } finally {
+      await db.drop();
+      rmSync(gw.dataDir, { recursive: true, force: true });
+    }
+  });
+});
