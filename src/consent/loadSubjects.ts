@@ -34,9 +34,35 @@ export function latestEventsAsOf(asOf: string): string {
                            ORDER BY purpose, at DESC, id DESC) e ON true`;
 }
 
-/** The subject columns and the latest event's columns, as `subjectsFromRows` reads them. */
-export const SUBJECT_COLUMNS = `s.id, s.agency_id, to_char(s.date_of_birth, 'YYYY-MM-DD') AS dob, s.directory_listing,
-            e.id::text AS event_id, e.purpose, e.action, e.at, e.source`;
+/**
+ * The subject's columns and its latest event's, as one JSON array per row, in the order
+ * `subjectRowsFromJson` reads them. The event time is written as `Date.toISOString` writes it
+ * (UTC, milliseconds, truncated as the drivers truncate a timestamp to a Date).
+ */
+const SUBJECT_ARRAY_ITEMS = `s.id, s.agency_id, to_char(s.date_of_birth, 'YYYY-MM-DD'), s.directory_listing,
+            e.id::text, e.purpose, e.action, to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.source`;
+const SUBJECT_ARRAY = `json_build_array(${SUBJECT_ARRAY_ITEMS})`;
+
+/**
+ * A query whose rows are `SUBJECT_ARRAY`s (after `key`, when given), returned as ONE text: the
+ * driver then hands over one value instead of parsing nine columns of every row (PGlite does
+ * that in JavaScript: about 1 ms for the hundred subjects of a page), and JSON.parse reads it.
+ */
+export function subjectRowsQuery(from: string, key?: string): string {
+  return `SELECT coalesce(json_agg(${key ? `json_build_array(${key}, ${SUBJECT_ARRAY_ITEMS})` : SUBJECT_ARRAY})::text, '[]') AS rows ${from}`;
+}
+
+type SubjectArray = [string, string, string | null, 'LISTED' | 'UNLISTED', string | null, string | null, 'GRANT' | 'WITHDRAW' | null, string | null, string | null];
+
+/** The rows of a `subjectRowsQuery` (whose key, if any, comes first in each array, as `k`). */
+export function subjectRowsFromJson(text: string, keyed: boolean): Array<SubjectRow & { k?: unknown }> {
+  return (JSON.parse(text) as unknown[][]).map((a) => {
+    const [id, agency_id, dob, directory_listing, event_id, purpose, action, at, source] = (keyed ? a.slice(1) : a) as SubjectArray;
+    const row: SubjectRow & { k?: unknown } = { id, agency_id, dob, directory_listing, event_id, purpose, action, at, source };
+    if (keyed) row.k = a[0];
+    return row;
+  });
+}
 
 /**
  * Groups subject rows by `keyOf(row)` into loaded subjects; a key with no row is not found.
@@ -67,12 +93,11 @@ export function subjectsFromRows<K>(rows: readonly SubjectRow[], keys: readonly 
  * event id) for many subscribers in ONE query. Returns one entry per id, in the order of `ids`.
  */
 export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[], asOf?: string): Promise<LoadedSubject[]> {
-  const result = await db.query<SubjectRow>(
-    `SELECT ${SUBJECT_COLUMNS}
-       FROM subscribers s
+  const result = await db.query<{ rows: string }>(
+    subjectRowsQuery(`FROM subscribers s
        ${latestEventsAsOf('$2::timestamptz')}
-      WHERE s.id = ANY($1::text[])`,
+      WHERE s.id = ANY($1::text[])`),
     [ids as string[], asOf ?? null],
   );
-  return subjectsFromRows(result.rows, ids, (row) => row.id);
+  return subjectsFromRows(subjectRowsFromJson(result.rows[0]!.rows, false), ids, (row) => row.id);
 }

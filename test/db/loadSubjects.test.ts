@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { loadSubjects, loadSubjectsAsOf } from '../../src/consent/index.js';
+import { latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
+import { migrate, openPglite, openPostgres, type Db } from '../../src/db/index.js';
+import { seedDemoData } from '../../src/db/seedDemoData.js';
+
+/** The loaders as they read rows before they read one JSON text: the driver's own columns. */
+async function reference(db: Db, ids: string[], asOf: string | null) {
+  const { rows } = await db.query<SubjectRow>(
+    `SELECT s.id, s.agency_id, to_char(s.date_of_birth, 'YYYY-MM-DD') AS dob, s.directory_listing,
+            e.id::text AS event_id, e.purpose, e.action, e.at, e.source
+       FROM subscribers s ${latestEventsAsOf('$2::timestamptz')} WHERE s.id = ANY($1::text[])`,
+    [ids, asOf],
+  );
+  return subjectsFromRows(rows, ids, (r) => r.id);
+}
+
+async function openStore(): Promise<{ db: Db; drop: () => Promise<void> }> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    const db = await openPglite('memory://');
+    return { db, drop: () => db.close() };
+  }
+  const name = `pg_subjects_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = await openPostgres(url, { max: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  const db = await openPostgres(u.toString(), { max: 2 });
+  return {
+    db,
+    drop: async () => {
+      await db.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.close();
+    },
+  };
+}
+
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? [...x] : x))) as unknown;
+
+describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
+  it('load what the driver columns give: subjects, latest events by purpose, times to the millisecond, unknown ids', async () => {
+    const { db, drop } = await openStore();
+    try {
+      await migrate(db);
+      await seedDemoData(db, { subscribers: 40, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
+      // Events with times finer than a millisecond and in another zone, a tie on time, quotes in the source.
+      for (const [sub, purpose, action, at, source] of [
+        ['sub-000003', 'MARKETING', 'GRANT', '2026-11-25T00:00:00.123999Z', 'app "quoted" \\ source'],
+        ['sub-000003', 'MARKETING', 'WITHDRAW', '2026-11-25T00:00:00.123999Z', 'call'],
+        ['sub-000004', 'ANALYTICS', 'GRANT', '2026-06-01T12:00:00.9999995+02:00', 'web'],
+        ['sub-000005', 'LOCATION_SERVICES', 'GRANT', '1999-12-31T23:59:59.0005Z', 'Zoë 東京'],
+      ]) {
+        await db.query('INSERT INTO consent_events (subscriber_id, purpose, action, source, at) VALUES ($1, $2, $3, $4, $5::timestamptz)', [sub, purpose, action, source, at]);
+      }
+      const ids = [...Array.from({ length: 40 }, (_, i) => `sub-${String(i + 1).padStart(6, '0')}`), 'sub-nope', 'sub-000003'];
+      for (const asOf of [null, '2026-11-25T00:00:00.123Z', '2026-11-25T00:00:00.122Z', '2026-06-01T00:00:00Z', '2020-01-01T00:00:00Z']) {
+        const expected = plain(await reference(db, ids, asOf));
+        expect(plain(await loadSubjects(db, ids, asOf ?? undefined))).toEqual(expected);
+        if (asOf) expect(plain(await loadSubjectsAsOf(db, ids.map((id) => ({ id, asOf }))))).toEqual(expected);
+      }
+      expect(plain(await loadSubjects(db, []))).toEqual([]);
+      const [s3] = await loadSubjects(db, ['sub-000003']);
+      expect(s3!.status === 'found' && s3!.latest?.find((c) => c.purpose === 'MARKETING')?.source).toBe('call'); // the tie goes to the later id
+    } finally {
+      await drop();
+    }
+  });
+});
