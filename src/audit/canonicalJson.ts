@@ -83,7 +83,7 @@ function canonicalDecisions(decisions: readonly unknown[]): string {
   const quoted = new Map<string, string>();
   const quote = (s: string): string => {
     let q = quoted.get(s);
-    if (q === undefined) quoted.set(s, (q = text(s)));
+    if (q === undefined) quoted.set(s, (q = compact(text(s))));
     return q;
   };
   const members: Partial<Record<DecisionKey, string | number>> = {};
@@ -135,5 +135,29 @@ export function canonicalLeaf(leaf: object): string {
     Array.isArray(decisions) &&
     typeof (decisions as { toJSON?: unknown }).toJSON !== 'function';
   if (!plain) return canonicalJson(leaf);
-  return canonicalJson({ ...leaf, decisions: new Canonical(() => canonicalDecisions(decisions)) });
+  // The decisions are written where the walk reaches them (so errors come in the same order) and
+  // spliced in after: a raw U+0001 cannot occur in canonical JSON (controls are escaped).
+  let written = '';
+  const around = canonicalJson({
+    ...leaf,
+    decisions: new Canonical(() => {
+      written = canonicalDecisions(decisions);
+      return SPLICE;
+    }),
+  });
+  const at = around.indexOf(SPLICE);
+  return compact(around.slice(0, at)) + written + compact(around.slice(at + 1));
+}
+
+const SPLICE = '\u0001';
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
+/**
+ * `s`, held by V8 one byte per character when every character fits (Latin-1). A string is held
+ * two bytes per character when any part it was built from was, and some names reach the leaf
+ * that way (a leaf's `effect` did, for reasons inside V8's string table); UTF-8 encoding a leaf
+ * of ~100 KB held that way costs several times more. Same characters.
+ */
+function compact(s: string): string {
+  return NOT_LATIN1.test(s) ? s : Buffer.from(s, 'latin1').toString('latin1');
 }

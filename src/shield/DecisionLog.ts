@@ -37,7 +37,10 @@ export function isDecisionEntry(x: unknown): x is DecisionEntry {
  * 500-row page records each distinct decision once with its count.
  */
 export class DecisionLog {
-  private readonly entries = new Map<string, DecisionEntry>();
+  /** Every entry, in the order it was first recorded (the order of the audit record). */
+  private readonly ordered: DecisionEntry[] = [];
+  /** The entries of each (coordinate, subscriber): almost always one. No key string per decision. */
+  private readonly entries = new Map<string, Map<string, DecisionEntry[]>>();
   /** Decisions made in this request, by coordinate then subscriber (no key strings built per value). */
   private readonly made = new Map<string, Map<string, { decision: Decision; entry: DecisionEntry }>>();
 
@@ -66,38 +69,58 @@ export class DecisionLog {
     return decision;
   }
 
-  private keyOf(subjectId: string, coordinate: string, decision: Decision): string {
-    const detail = decision.effect === 'DENY' ? decision.reason : decision.effect === 'MASK' ? decision.strategy : '';
-    return `${subjectId}\u0000${coordinate}\u0000${decision.effect}\u0000${detail}\u0000${decision.consentEventId ?? ''}`;
-  }
-
   /** Counts one value decided `decision`; returns the entry that counts it. */
   record(subscriberId: string, coordinate: string, decision: Decision): DecisionEntry {
-    const key = this.keyOf(subscriberId, coordinate, decision);
-    const existing = this.entries.get(key);
+    const reason = decision.effect === 'DENY' ? decision.reason : undefined;
+    const strategy = decision.effect === 'MASK' ? decision.strategy : undefined;
+    const list = this.listOf(subscriberId, coordinate);
+    const existing = outcomeIn(list, decision.effect, reason, strategy, decision.consentEventId);
     if (existing) {
       existing.count++;
       return existing;
     }
     const entry: DecisionEntry = { subscriberId, coordinate, effect: decision.effect, count: 1 };
-    if (decision.effect === 'DENY') entry.reason = decision.reason;
-    if (decision.effect === 'MASK') entry.strategy = decision.strategy;
+    if (reason !== undefined) entry.reason = reason;
+    if (strategy !== undefined) entry.strategy = strategy;
     if (decision.consentEventId !== undefined) entry.consentEventId = decision.consentEventId;
-    this.entries.set(key, entry);
+    list.push(entry);
+    this.ordered.push(entry);
     return entry;
   }
 
   /** Merges decisions reported by another process (a remote subgraph). */
   merge(entries: readonly DecisionEntry[]): void {
     for (const e of entries) {
-      const key = `${e.subscriberId}\u0000${e.coordinate}\u0000${e.effect}\u0000${e.reason ?? e.strategy ?? ''}\u0000${e.consentEventId ?? ''}`;
-      const existing = this.entries.get(key);
-      if (existing) existing.count += e.count;
-      else this.entries.set(key, { ...e });
+      const list = this.listOf(e.subscriberId, e.coordinate);
+      const existing = outcomeIn(list, e.effect, e.reason, e.strategy, e.consentEventId);
+      if (existing) {
+        existing.count += e.count;
+        continue;
+      }
+      const entry = { ...e };
+      list.push(entry);
+      this.ordered.push(entry);
     }
   }
 
-  list(): DecisionEntry[] {
-    return [...this.entries.values()];
+  /** The entries of (subscriber, coordinate), created empty. */
+  private listOf(subscriberId: string, coordinate: string): DecisionEntry[] {
+    let bySubject = this.entries.get(coordinate);
+    if (!bySubject) this.entries.set(coordinate, (bySubject = new Map()));
+    let list = bySubject.get(subscriberId);
+    if (!list) bySubject.set(subscriberId, (list = []));
+    return list;
   }
+
+  list(): DecisionEntry[] {
+    return [...this.ordered];
+  }
+}
+
+/** The entry of `list` with exactly this outcome, if any. */
+function outcomeIn(list: readonly DecisionEntry[], effect: string, reason: string | undefined, strategy: string | undefined, consentEventId: string | undefined): DecisionEntry | undefined {
+  for (const x of list) {
+    if (x.effect === effect && x.reason === reason && x.strategy === strategy && x.consentEventId === consentEventId) return x;
+  }
+  return undefined;
 }

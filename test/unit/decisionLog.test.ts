@@ -26,4 +26,31 @@ describe('DecisionLog', () => {
       { subscriberId: 'sub-1', coordinate: 'Device.imei', effect: 'ALLOW', count: 1 },
     ]);
   });
+
+  it('lists entries in the order they were first recorded, each outcome of a (subscriber, field) apart', () => {
+    const log = new DecisionLog();
+    log.remember('sub-2', 'Subscriber.email', { effect: 'ALLOW', consentEventId: '7' });
+    log.record('sub-1', 'Subscriber.email', { effect: 'DENY', reason: 'OUT_OF_SCOPE' });
+    log.remember('sub-1', 'Subscriber.msisdn', { effect: 'DENY', reason: 'OUT_OF_SCOPE' });
+    log.record('sub-1', 'Subscriber.email', { effect: 'DENY', reason: 'OUT_OF_SCOPE' });
+    log.record('sub-2', 'Subscriber.email', { effect: 'ALLOW', consentEventId: '8' });
+    log.record('sub-2', 'Subscriber.email', { effect: 'ALLOW', consentEventId: '7' });
+    log.counted('sub-2', 'Subscriber.email');
+    log.merge([
+      { subscriberId: 'sub-1', coordinate: 'Subscriber.msisdn', effect: 'DENY', reason: 'OUT_OF_SCOPE', count: 4 },
+      { subscriberId: 'sub-3', coordinate: 'Subscriber.email', effect: 'MASK', strategy: 'LAST4', count: 2 },
+      { subscriberId: 'sub-1', coordinate: 'Subscriber.msisdn', effect: 'DENY', reason: 'MINOR', count: 1 },
+    ]);
+    expect(log.list()).toEqual([
+      { subscriberId: 'sub-2', coordinate: 'Subscriber.email', effect: 'ALLOW', consentEventId: '7', count: 3 },
+      { subscriberId: 'sub-1', coordinate: 'Subscriber.email', effect: 'DENY', reason: 'OUT_OF_SCOPE', count: 2 },
+      { subscriberId: 'sub-1', coordinate: 'Subscriber.msisdn', effect: 'DENY', reason: 'OUT_OF_SCOPE', count: 5 },
+      { subscriberId: 'sub-2', coordinate: 'Subscriber.email', effect: 'ALLOW', consentEventId: '8', count: 1 },
+      { subscriberId: 'sub-3', coordinate: 'Subscriber.email', effect: 'MASK', strategy: 'LAST4', count: 2 },
+      { subscriberId: 'sub-1', coordinate: 'Subscriber.msisdn', effect: 'DENY', reason: 'MINOR', count: 1 },
+    ]);
+    // list() is a copy: the caller cannot change the log.
+    log.list().pop();
+    expect(log.list()).toHaveLength(6);
+  });
 });
