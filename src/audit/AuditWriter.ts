@@ -129,7 +129,7 @@ export class AuditWriter {
    */
   private async write(batch: Pending[]): Promise<Pending[]> {
     const start = this.frontier.size;
-    const rows: Array<{ pending: Pending; leaf: AuditLeaf; bytes: Buffer; hash: Buffer }> = [];
+    const rows: Array<{ pending: Pending; leaf: AuditLeaf; stored: string | Buffer; hash: Buffer }> = [];
     for (const p of batch) {
       const seq = start + rows.length;
       const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
@@ -141,19 +141,20 @@ export class AuditWriter {
         p.reject(new Error(`The audit record cannot be written: ${(err as Error).message}`));
         continue;
       }
-      // The UTF-8 bytes are hashed, and the same bytes are what the store is given: a bound
-      // parameter in binary format, which PostgreSQL reads into the text column as it is
-      // (checking the encoding). Neither driver encodes the leaf again (PGlite would measure a
-      // leaf of ~100 KB character by character in JavaScript, then encode it).
+      // The UTF-8 bytes are hashed. PostgreSQL is given those same bytes: a bound parameter in
+      // binary format, read into the text column as it is (the encoding checked), so `pg` does
+      // not encode a leaf of ~100 KB again. PGlite turns every parameter of a text column into a
+      // string first (its serializer), so it is given the string (held one byte per character:
+      // canonicalLeaf), which it measures and encodes itself.
       const bytes = Buffer.from(body, 'utf8');
-      rows.push({ pending: p, leaf, bytes, hash: leafHash(bytes) });
+      rows.push({ pending: p, leaf, stored: this.db.kind === 'pglite' ? body : bytes, hash: leafHash(bytes) });
     }
     if (rows.length === 0) return [];
     const params: unknown[] = [];
     const values = rows.map((r) => {
       const l = r.leaf;
       const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
-      params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.bytes, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
+      params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.stored, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
       const b = params.length - 11;
       return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
     });

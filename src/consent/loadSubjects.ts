@@ -40,7 +40,9 @@ export function latestEventsAsOf(asOf: string): string {
  * (UTC, milliseconds, truncated as the drivers truncate a timestamp to a Date).
  */
 const SUBJECT_ARRAY_ITEMS = `s.id, s.agency_id, to_char(s.date_of_birth, 'YYYY-MM-DD'), s.directory_listing,
-            e.id::text, e.purpose, e.action, to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.source`;
+            e.id::text, e.purpose, e.action,
+            CASE WHEN e.at >= '0001-01-01T00:00:00Z' AND e.at < '10000-01-01T00:00:00Z'
+                 THEN to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END, e.source`;
 const SUBJECT_ARRAY = `json_build_array(${SUBJECT_ARRAY_ITEMS})`;
 
 /**
@@ -58,6 +60,9 @@ type SubjectArray = [string, string, string | null, 'LISTED' | 'UNLISTED', strin
 export function subjectRowsFromJson(text: string, keyed: boolean): Array<SubjectRow & { k?: unknown }> {
   return (JSON.parse(text) as unknown[][]).map((a) => {
     const [id, agency_id, dob, directory_listing, event_id, purpose, action, at, source] = (keyed ? a.slice(1) : a) as SubjectArray;
+    // An event whose time has no ISO 8601 form here (infinity, before year 1, after 9999) is not
+    // dropped (a dropped withdrawal would release data): the load fails, and so does the request.
+    if (event_id !== null && at === null) throw new Error(`Consent event ${event_id} has a time outside years 1-9999.`);
     const row: SubjectRow & { k?: unknown } = { id, agency_id, dob, directory_listing, event_id, purpose, action, at, source };
     if (keyed) row.k = a[0];
     return row;

@@ -67,4 +67,25 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
       await drop();
     }
   });
+
+  it.each([
+    ['infinity', 'infinity'],
+    ['-infinity', '-infinity'],
+    ['a time before year 1', '0044-03-15 12:00:00+00 BC'],
+    ['a time after year 9999', '10000-01-01 00:00:00+00'],
+  ])('refuses to load a consent event at %s (a dropped withdrawal would release data)', async (_name, at) => {
+    const { db, drop } = await openStore();
+    try {
+      await migrate(db);
+      await seedDemoData(db, { subscribers: 3, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
+      await db.query(`INSERT INTO consent_events (subscriber_id, purpose, action, source, at) VALUES ('sub-000002', 'MARKETING', 'WITHDRAW', 'x', $1::timestamptz)`, [at]);
+      await expect(loadSubjects(db, ['sub-000001', 'sub-000002'])).rejects.toThrow(/outside years 1-9999/);
+      await expect(loadSubjectsAsOf(db, [{ id: 'sub-000002', asOf: 'infinity' }])).rejects.toThrow(/outside years 1-9999/);
+      // Another subscriber's load is not affected.
+      await expect(loadSubjects(db, ['sub-000001'])).resolves.toHaveLength(1);
+    } finally {
+      await drop();
+    }
+  });
 });
+
