@@ -187,16 +187,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   async function finish(outcome: RequestOutcome): Promise<{ recordId: string } | undefined> {
     // One increment per series, not per decision: a 100-row page has a thousand decisions and a
     // handful of (effect, reason) pairs.
-    const counts = new Map<string, { effect: string; reason: string; n: number }>();
+    const counts = new Map<string, Map<string, number>>();
     for (const d of outcome.decisions) {
+      let byReason = counts.get(d.effect);
+      if (!byReason) counts.set(d.effect, (byReason = new Map()));
       const reason = d.reason ?? '';
-      const key = `${d.effect}\u0000${reason}`;
-      const c = counts.get(key);
-      if (c) c.n += d.count;
-      else counts.set(key, { effect: d.effect, reason, n: d.count });
+      byReason.set(reason, (byReason.get(reason) ?? 0) + d.count);
     }
     const purpose = purposeLabel(outcome.purpose);
-    for (const c of counts.values()) metrics.decisions.inc({ purpose, effect: c.effect, reason: c.reason }, c.n);
+    for (const [effect, byReason] of counts) for (const [reason, n] of byReason) metrics.decisions.inc({ purpose, effect, reason }, n);
     return options.onOutcome ? options.onOutcome(outcome) : undefined;
   }
 

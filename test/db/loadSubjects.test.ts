@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadSubjects, loadSubjectsAsOf } from '../../src/consent/index.js';
 import { latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
-import { migrate, openPglite, openPostgres, type Db } from '../../src/db/index.js';
+import type { Db } from '../../src/db/index.js';
 import { seedDemoData } from '../../src/db/seedDemoData.js';
+import { openTestDb } from '../harness.js';
 
 /** The loaders as they read rows before they read one JSON text: the driver's own columns. */
 async function reference(db: Db, ids: string[], asOf: string | null) {
@@ -15,35 +16,12 @@ async function reference(db: Db, ids: string[], asOf: string | null) {
   return subjectsFromRows(rows, ids, (r) => r.id);
 }
 
-async function openStore(): Promise<{ db: Db; drop: () => Promise<void> }> {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) {
-    const db = await openPglite('memory://');
-    return { db, drop: () => db.close() };
-  }
-  const name = `pg_subjects_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = await openPostgres(url, { max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  const db = await openPostgres(u.toString(), { max: 2 });
-  return {
-    db,
-    drop: async () => {
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.close();
-    },
-  };
-}
-
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? [...x] : x))) as unknown;
 
 describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
   it('load what the driver columns give: subjects, latest events by purpose, times to the millisecond, unknown ids', async () => {
-    const { db, drop } = await openStore();
+    const db = await openTestDb();
     try {
-      await migrate(db);
       await seedDemoData(db, { subscribers: 40, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
       // Events with times finer than a millisecond and in another zone, a tie on time, quotes in the source.
       for (const [sub, purpose, action, at, source] of [
@@ -64,7 +42,7 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
       const [s3] = await loadSubjects(db, ['sub-000003']);
       expect(s3!.status === 'found' && s3!.latest?.find((c) => c.purpose === 'MARKETING')?.source).toBe('call'); // the tie goes to the later id
     } finally {
-      await drop();
+      await db.drop();
     }
   });
 
@@ -74,9 +52,8 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
     ['a time before year 1', '0044-03-15 12:00:00+00 BC'],
     ['a time after year 9999', '10000-01-01 00:00:00+00'],
   ])('refuses to load a consent event at %s (a dropped withdrawal would release data)', async (_name, at) => {
-    const { db, drop } = await openStore();
+    const db = await openTestDb();
     try {
-      await migrate(db);
       await seedDemoData(db, { subscribers: 3, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
       await db.query(`INSERT INTO consent_events (subscriber_id, purpose, action, source, at) VALUES ('sub-000002', 'MARKETING', 'WITHDRAW', 'x', $1::timestamptz)`, [at]);
       await expect(loadSubjects(db, ['sub-000001', 'sub-000002'])).rejects.toThrow(/outside years 1-9999/);
@@ -84,7 +61,7 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
       // Another subscriber's load is not affected.
       await expect(loadSubjects(db, ['sub-000001'])).resolves.toHaveLength(1);
     } finally {
-      await drop();
+      await db.drop();
     }
   });
 });
