@@ -1,4 +1,5 @@
 import type { Db } from '../db/index.js';
+import { LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** A log as registered in the store. */
 export interface StoredLog {
@@ -9,7 +10,7 @@ export interface StoredLog {
   publicKey: string;
 }
 
-/** A stored record: its position, claimed leaf hash and canonical body. */
+/** A stored record: its position, claimed leaf hash and canonical body (read back as text, inflated if it was stored deflated). */
 export interface StoredRecord {
   seq: number;
   recordId: string;
@@ -36,7 +37,10 @@ export interface RecordPage {
   seq: number[];
   recordId: string[];
   leafHash: string[];
-  body: string[];
+  /** The leaf as text, or null when it is stored deflated (or, in a damaged store, not at all). */
+  body: Array<string | null>;
+  /** The leaf deflated (leafStorage), or null when it is stored as text. */
+  deflated: Array<Uint8Array | null>;
   columns: string[];
 }
 
@@ -81,27 +85,30 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
         seq,
         recordId: page.recordId[i],
         leafHash: page.leafHash[i],
-        body: page.body[i],
+        body: leafText({ body: page.body[i], body_deflate: page.deflated[i] }, `audit record ${seq} of log ${logId}`),
         index: parseColumns(page.columns[i]),
       }));
     },
     async recordPage(logId, fromSeq, limit) {
-      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; columns: string }>(
+      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; columns: string } & StoredLeaf>(
         // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
         // parse of six columns (a timestamp and an array among them) per row.
         pageOfLog(
-          `seq, record_id, leaf_hash, body,
+          `seq, record_id, leaf_hash, ${LEAF_COLUMNS},
            json_build_array(at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS columns`,
         ),
         [logId, fromSeq, limit],
       );
       const ordered = inSeqOrder(rows, limit);
-      const page: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], columns: [] };
+      const page: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], deflated: [], columns: [] };
       for (const r of ordered) {
         page.seq.push(Number(r.seq));
         page.recordId.push(r.record_id);
         page.leafHash.push(r.leaf_hash);
         page.body.push(r.body);
+        // A copy of its own: a driver's Buffer may be a view of a larger one, which a worker
+        // thread would be sent whole.
+        page.deflated.push(r.body_deflate == null ? null : new Uint8Array(r.body_deflate));
         page.columns.push(r.columns);
       }
       return page;
@@ -111,14 +118,14 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
       return inSeqOrder(rows, limit).map((r) => r.leaf_hash);
     },
     async recordsBetween(since, until, afterKey, limit) {
-      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; body: string; at: Date | string }>(
-        `SELECT seq, record_id, leaf_hash, body, at FROM audit_records
+      const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; at: Date | string } & StoredLeaf>(
+        `SELECT seq, record_id, leaf_hash, ${LEAF_COLUMNS}, at FROM audit_records
           WHERE ($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz)
             AND ($3::timestamptz IS NULL OR (at, record_id) > ($3::timestamptz, $4::text))
           ORDER BY at, record_id LIMIT $5`,
         [since ?? null, until ?? null, afterKey?.at ?? null, afterKey?.recordId ?? null, limit],
       );
-      return rows.map((r) => ({ seq: Number(r.seq), recordId: r.record_id, leafHash: r.leaf_hash, body: r.body, at: new Date(r.at).toISOString() }));
+      return rows.map((r) => ({ seq: Number(r.seq), recordId: r.record_id, leafHash: r.leaf_hash, body: leafText(r, `audit record ${r.record_id}`), at: new Date(r.at).toISOString() }));
     },
     async checkpoints(logId) {
       const { rows } = await db.query<{ tree_size: string | number; note: string }>(

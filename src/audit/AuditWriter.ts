@@ -6,6 +6,7 @@ import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
 import { canonicalLeaf } from './canonicalJson.js';
 import { signCheckpoint, type AuditSigner } from './checkpoint.js';
 import { Frontier, leafHash } from './merkle.js';
+import { deflatedLeaf } from './leafStorage.js';
 
 /** Options of an audit writer. */
 export interface AuditWriterOptions {
@@ -129,7 +130,7 @@ export class AuditWriter {
    */
   private async write(batch: Pending[]): Promise<Pending[]> {
     const start = this.frontier.size;
-    const rows: Array<{ pending: Pending; leaf: AuditLeaf; stored: string | Buffer; hash: Buffer }> = [];
+    const rows: Array<{ pending: Pending; leaf: AuditLeaf; text: string | Buffer | null; deflated: Buffer | null; hash: Buffer }> = [];
     for (const p of batch) {
       const seq = start + rows.length;
       const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
@@ -141,22 +142,25 @@ export class AuditWriter {
         p.reject(new Error(`The audit record cannot be written: ${(err as Error).message}`));
         continue;
       }
-      // The UTF-8 bytes are hashed. PostgreSQL is given those same bytes: a bound parameter in
-      // binary format, read into the text column as it is (the encoding checked), so `pg` does
-      // not encode a leaf of ~100 KB again. PGlite turns every parameter of a text column into a
-      // string first (its serializer), so it is given the string (held one byte per character:
-      // canonicalLeaf), which it measures and encodes itself.
+      // The UTF-8 bytes are hashed. A large leaf is stored as those bytes deflated (leafStorage).
+      // A smaller one as text: PostgreSQL is given the same bytes, a bound parameter in binary
+      // format, read into the text column as it is (the encoding checked), so `pg` does not
+      // encode the leaf again. PGlite turns every parameter of a text column into a string first
+      // (its serializer), so it is given the string (held one byte per character: canonicalLeaf),
+      // which it measures and encodes itself.
       const bytes = Buffer.from(body, 'utf8');
-      rows.push({ pending: p, leaf, stored: this.db.kind === 'pglite' ? body : bytes, hash: leafHash(bytes) });
+      const deflated = deflatedLeaf(bytes);
+      const text = deflated ? null : this.db.kind === 'pglite' ? body : bytes;
+      rows.push({ pending: p, leaf, text, deflated: deflated ?? null, hash: leafHash(bytes) });
     }
     if (rows.length === 0) return [];
     const params: unknown[] = [];
     const values = rows.map((r) => {
       const l = r.leaf;
       const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
-      params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.stored, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
-      const b = params.length - 11;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}::text[])`;
+      params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.text, r.deflated, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
+      const b = params.length - 12;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::bytea, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}, $${b + 12}::text[])`;
     });
     try {
       // An explicit transaction, though one INSERT would be atomic alone: a write that times out
@@ -164,7 +168,7 @@ export class AuditWriter {
       // of possibly committing after it (and colliding with the next batch's positions).
       await this.db.transaction((tx) =>
         tx.query(
-          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, body_deflate, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
            VALUES ${values.join(', ')}`,
           params,
         ),

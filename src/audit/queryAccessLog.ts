@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
 import type { AuditLeaf } from './AuditRecord.js';
+import { LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** Filters of the access log query. */
 export interface AccessLogQuery {
@@ -36,10 +37,10 @@ export async function queryAccessLog(db: Pick<Db, 'query'>, q: AccessLogQuery): 
     where.push(`(at, record_id) < ($${params.length - 1}::timestamptz, $${params.length})`);
   }
   params.push(q.first + 1);
-  const { rows } = await db.query<{ body: string }>(
-    `SELECT body FROM audit_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, record_id DESC LIMIT $${params.length}`,
+  const { rows } = await db.query<StoredLeaf>(
+    `SELECT ${LEAF_COLUMNS} FROM audit_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, record_id DESC LIMIT $${params.length}`,
     params,
   );
-  const leaves = rows.slice(0, q.first).map((r) => JSON.parse(r.body) as AuditLeaf);
+  const leaves = rows.slice(0, q.first).map((r) => JSON.parse(leafText(r)) as AuditLeaf);
   return { leaves, hasNextPage: rows.length > q.first };
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
 import type { AuditLeaf } from './AuditRecord.js';
+import { LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** One access to a subscriber's data, as the subscriber is told of it (GDPR Art. 15). */
 export interface AccessEntry {
@@ -14,11 +15,11 @@ export interface AccessEntry {
 
 /** Every logged access that touched one subscriber, oldest first, with only their decisions. */
 export async function subscriberAccesses(db: Pick<Db, 'query'>, subscriberId: string): Promise<AccessEntry[]> {
-  const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE subscriber_ids @> ARRAY[$1]::text[] ORDER BY at, record_id', [
+  const { rows } = await db.query<StoredLeaf>(`SELECT ${LEAF_COLUMNS} FROM audit_records WHERE subscriber_ids @> ARRAY[$1]::text[] ORDER BY at, record_id`, [
     subscriberId,
   ]);
-  return rows.map(({ body }) => {
-    const leaf = JSON.parse(body) as AuditLeaf;
+  return rows.map((row) => {
+    const leaf = JSON.parse(leafText(row)) as AuditLeaf;
     const mine = leaf.decisions.filter((d) => d.subscriberId === subscriberId);
     const who: AccessEntry['who'] = { sub: leaf.caller?.sub ?? '', kind: leaf.caller?.kind ?? '' };
     if (leaf.caller?.agency) who.agency = leaf.caller.agency;

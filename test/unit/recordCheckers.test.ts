@@ -3,15 +3,20 @@ import type { AuditStore, RecordPage } from '../../src/audit/AuditStore.js';
 import { verifyLogs } from '../../src/audit/verifyLogs.js';
 import { canonicalJson } from '../../src/audit/canonicalJson.js';
 import { checkRecords } from '../../src/audit/checkRecords.js';
+import { DEFLATE_UP_TO } from '../../src/audit/leafStorage.js';
 import { leafHashHex } from '../../src/audit/merkle.js';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
 
 const LOG = 'gw-test-1';
 const AT = '2026-01-01T00:00:00.000Z';
 
-/** A page of `n` honest records from index `from`, as the store would return them. */
-function page(from: number, n: number): RecordPage {
-  const p: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], columns: [] };
+/**
+ * A page of `n` honest records from index `from`, as the store would return them; with
+ * `deflateEvery`, every such record is stored deflated (as a large leaf is), the others as text.
+ */
+function page(from: number, n: number, deflateEvery = 0): RecordPage {
+  const p: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], deflated: [], columns: [] };
   for (let seq = from; seq < from + n; seq++) {
     const body = canonicalJson({
       v: 1, logId: LOG, seq, recordId: `${LOG}-${seq}`, at: AT, requestId: `r${seq}`, caller: { sub: 'svc', kind: 'internal', purposes: ['BILLING'] },
@@ -21,7 +26,9 @@ function page(from: number, n: number): RecordPage {
     p.seq.push(seq);
     p.recordId.push(`${LOG}-${seq}`);
     p.leafHash.push(leafHashHex(body));
-    p.body.push(body);
+    const deflate = deflateEvery > 0 && seq % deflateEvery === 0;
+    p.body.push(deflate ? null : body);
+    p.deflated.push(deflate ? new Uint8Array(deflateRawSync(Buffer.from(body, 'utf8'))) : null);
     p.columns.push(JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, [`sub-${seq % 3}`]]));
   }
   return p;
@@ -29,12 +36,15 @@ function page(from: number, n: number): RecordPage {
 
 /** The same page with record `i` changed by `edit`. */
 function edited(p: RecordPage, i: number, edit: (p: RecordPage, i: number) => void): RecordPage {
-  const copy: RecordPage = { seq: [...p.seq], recordId: [...p.recordId], leafHash: [...p.leafHash], body: [...p.body], columns: [...p.columns] };
+  const copy: RecordPage = { seq: [...p.seq], recordId: [...p.recordId], leafHash: [...p.leafHash], body: [...p.body], deflated: [...p.deflated], columns: [...p.columns] };
   edit(copy, i);
   return copy;
 }
 
 const hex = (h: Uint8Array) => Buffer.from(h).toString('hex');
+const inflate = (p: RecordPage, i: number) => p.body[i] ?? inflateRawSync(p.deflated[i]!).toString('utf8');
+/** A few kilobytes that inflate to one byte more than a stored leaf may. */
+const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(DEFLATE_UP_TO + 1), { level: 9 }));
 
 describe('record checkers', () => {
   let checkers: RecordCheckers | undefined;
@@ -45,19 +55,28 @@ describe('record checkers', () => {
 
   const cases: Array<[string, RecordPage, { passed: number; problem?: RegExp; index?: number }]> = [
     ['an honest page', page(10, 20), { passed: 20 }],
-    ['a missing record', edited(page(10, 20), 5, (p, i) => { p.seq.splice(i, 1); p.recordId.splice(i, 1); p.leafHash.splice(i, 1); p.body.splice(i, 1); p.columns.splice(i, 1); }), { passed: 5, problem: /record 15 is missing \(the next stored record is 16\)/, index: 15 }],
+    ['a missing record', edited(page(10, 20), 5, (p, i) => { p.seq.splice(i, 1); p.recordId.splice(i, 1); p.leafHash.splice(i, 1); p.body.splice(i, 1); p.deflated.splice(i, 1); p.columns.splice(i, 1); }), { passed: 5, problem: /record 15 is missing \(the next stored record is 16\)/, index: 15 }],
     ['a body that is not JSON', edited(page(10, 20), 3, (p, i) => { p.body[i] = '{"seq":'; }), { passed: 3, problem: /record 13 is not valid JSON/, index: 13 }],
     ['a body that is not an object', edited(page(10, 20), 3, (p, i) => { p.body[i] = '7'; }), { passed: 3, problem: /record 13 is not a JSON object/, index: 13 }],
-    ['a changed body', edited(page(10, 20), 7, (p, i) => { p.body[i] = p.body[i].replace('"r17"', '"r99"'); }), { passed: 7, problem: /record 17 was changed/, index: 17 }],
-    ['a record moved from an earlier index', edited(page(10, 20), 4, (p, i) => { p.body[i] = p.body[i - 2]; p.recordId[i] = p.recordId[i - 2]; }), { passed: 4, problem: /index 14 holds the record written as index 12/, index: 12 }],
+    ['a changed body', edited(page(10, 20), 7, (p, i) => { p.body[i] = p.body[i]!.replace('"r17"', '"r99"'); }), { passed: 7, problem: /record 17 was changed/, index: 17 }],
+    ['a record moved from an earlier index', edited(page(10, 20), 4, (p, i) => { p.body[i] = p.body[i - 2]; p.deflated[i] = p.deflated[i - 2]; p.recordId[i] = p.recordId[i - 2]; }), { passed: 4, problem: /index 14 holds the record written as index 12/, index: 12 }],
     ['an edited query column', edited(page(10, 20), 9, (p, i) => { p.columns[i] = JSON.stringify([AT, 'MARKETING', 'svc', 'internal', null, ['sub-1']]); }), { passed: 9, problem: /record 19's query columns were changed \(purpose\)/, index: 19 }],
     ['an edited subscriber column', edited(page(10, 20), 0, (p, i) => { p.columns[i] = JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, ['sub-2', 'sub-0']]); }), { passed: 0, problem: /record 10's query columns were changed \(subscriberIds\)/, index: 10 }],
-    ['a body whose log id is an object with a poisoned toString', edited(page(10, 20), 2, (p, i) => { p.body[i] = p.body[i].replace(`"logId":"${LOG}"`, '"logId":{"toString":0}'); }), { passed: 2, problem: /^index 12 holds the record written as index 12 of log \{"toString":0\}/, index: 12 }],
+    ['a body whose log id is an object with a poisoned toString', edited(page(10, 20), 2, (p, i) => { p.body[i] = p.body[i]!.replace(`"logId":"${LOG}"`, '"logId":{"toString":0}'); }), { passed: 2, problem: /^index 12 holds the record written as index 12 of log \{"toString":0\}/, index: 12 }],
     ['a body whose subscriber ids are poisoned objects', edited(page(10, 20), 6, (p, i) => {
-      p.body[i] = p.body[i].replace('"decisions":[', '"decisions":[{"subscriberId":{"toString":0}},{"subscriberId":{"toString":0}},');
-      p.leafHash[i] = leafHashHex(p.body[i]); // the attacker recomputed its hash (an unsigned tail)
+      p.body[i] = p.body[i]!.replace('"decisions":[', '"decisions":[{"subscriberId":{"toString":0}},{"subscriberId":{"toString":0}},');
+      p.leafHash[i] = leafHashHex(p.body[i]!); // the attacker recomputed its hash (an unsigned tail)
       p.columns[i] = JSON.stringify([AT, 'BILLING', 'svc', 'internal', null, ['a', 'b', 'c']]);
     }), { passed: 6, problem: /^record 16 is not a valid audit record$/, index: 16 }],
+    // Large leaves are stored deflated: every third record here.
+    ['an honest page, some records stored deflated', page(10, 20, 3), { passed: 20 }],
+    ['a record moved from an earlier index, stored deflated', edited(page(10, 20, 3), 5, (p, i) => { p.body[i] = p.body[i - 3]; p.deflated[i] = p.deflated[i - 3]; p.recordId[i] = p.recordId[i - 3]; }), { passed: 5, problem: /index 15 holds the record written as index 12/, index: 12 }],
+    ['a changed deflated body', edited(page(10, 20, 3), 2, (p, i) => { p.deflated[i] = new Uint8Array(deflateRawSync(Buffer.from(inflate(p, i).replace('"r12"', '"r99"')))); }), { passed: 2, problem: /^record 12 was changed: its content no longer matches its leaf hash$/, index: 12 }],
+    ['a deflated body that does not inflate', edited(page(10, 20, 3), 5, (p, i) => { p.deflated[i] = p.deflated[i]!.map((b) => b ^ 0xff); }), { passed: 5, problem: /^record 15 was changed: its deflated content cannot be read$/, index: 15 }],
+    ['a deflated body cut short', edited(page(10, 20, 3), 8, (p, i) => { p.deflated[i] = p.deflated[i]!.subarray(0, 10).slice(); }), { passed: 8, problem: /^record 18 was changed: its deflated content cannot be read$/, index: 18 }],
+    ['a deflated body that inflates beyond the largest leaf', edited(page(10, 20, 3), 2, (p, i) => { p.deflated[i] = bomb; }), { passed: 2, problem: /^record 12 was changed: its deflated content cannot be read$/, index: 12 }],
+    ['a record with no content', edited(page(10, 20, 3), 4, (p, i) => { p.body[i] = null; }), { passed: 4, problem: /^record 14 was changed: it has no content$/, index: 14 }],
+    ['a record whose content is both text and deflated', edited(page(10, 20, 3), 2, (p, i) => { p.body[i] = inflate(p, i); }), { passed: 2, problem: /^record 12 was changed: it holds its content twice \(as text and deflated\)$/, index: 12 }],
   ];
 
   it.each(cases)('find the same in a worker thread as on this thread: %s', async (_name, p, expected) => {
