@@ -1,12 +1,17 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
 import { migrate, openPglite, openPostgres, type Db } from '../../src/db/index.js';
+import { splitSql } from '../../src/db/migrate.js';
 
-const MIGRATION_VERSIONS = readdirSync(fileURLToPath(new URL('../../src/db/migrations/', import.meta.url)))
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
+const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)
   .filter((f) => /^\d+_.+\.sql$/.test(f))
-  .map((f) => Number.parseInt(f, 10))
-  .sort((a, b) => a - b);
+  .sort();
+const MIGRATION_VERSIONS = MIGRATION_FILES.map((f) => Number.parseInt(f, 10)).sort((a, b) => a - b);
 
 /** Creates an empty PostgreSQL database of a random name; returns its URL and a dropper. */
 async function createEmptyDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
@@ -139,4 +144,55 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL
       await fresh.drop();
     }
   }, 30_000);
+});
+
+describe('the deflated-leaf migration (005) on a store written before it', () => {
+  it('keeps every earlier record verifiable, and the log grows with deflated leaves after it', async () => {
+    const fresh = process.env.TEST_DATABASE_URL ? await createEmptyDatabase(process.env.TEST_DATABASE_URL) : undefined;
+    const before: Db = fresh ? await openPostgres(fresh.url, { max: 2 }) : await openPglite('memory://');
+    const writtenBy: Db = await openPglite('memory://');
+    const dir = mkdtempSync(join(tmpdir(), 'pg-migrate-005-'));
+    try {
+      // The store as it was before 005: migrations 1-4 only.
+      await before.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const file of MIGRATION_FILES.filter((f) => Number.parseInt(f, 10) < 5)) {
+        for (const statement of splitSql(readFileSync(join(MIGRATIONS_DIR, file), 'utf8'))) await before.query(statement);
+        await before.query('INSERT INTO schema_migrations (version) VALUES ($1)', [Number.parseInt(file, 10)]);
+      }
+      // Records written then: small leaves, as text (written here by the writer on another store, then copied).
+      await migrate(writtenBy);
+      const signer = loadOrCreateAuditSigner(dir);
+      const entry = (decisions: number): AuditEntry => ({
+        at: new Date().toISOString(), requestId: 'r', caller: { sub: 'svc', kind: 'internal', purposes: ['MARKETING'] }, purpose: 'MARKETING', ref: null, operationName: null, documentHash: null, rejection: null,
+        decisions: Array.from({ length: decisions }, (_, i) => ({ subscriberId: `sub-${String(i).padStart(6, '0')}`, coordinate: 'Subscriber.email', effect: 'DENY' as const, reason: 'NO_CONSENT', count: 1 })),
+      });
+      const old = await AuditWriter.open(writtenBy, { policyVersion: 'p', signer });
+      for (let i = 0; i < 5; i++) await old.append(entry(2));
+      await old.close();
+      for (const table of ['audit_logs', 'audit_records', 'audit_checkpoints']) {
+        const { rows } = await writtenBy.query<Record<string, unknown>>(`SELECT * FROM ${table}`);
+        for (const row of rows) {
+          const columns = Object.keys(row).filter((c) => c !== 'body_deflate');
+          expect(row.body_deflate ?? null).toBeNull();
+          await before.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`, columns.map((c) => row[c]));
+        }
+      }
+      const trusted = [{ name: signer.name, publicKey: signer.publicKey }];
+      expect(await migrate(before)).toEqual([5]);
+      expect(await verifyLogs(dbAuditStore(before), trusted)).toMatchObject({ ok: true, leaves: 5 });
+      // After it: a large leaf goes in deflated, next to the text ones, and everything verifies.
+      const now = await AuditWriter.open(before, { policyVersion: 'p', signer });
+      await now.append(entry(400));
+      await now.append(entry(1));
+      await now.close();
+      const { rows } = await before.query<{ deflated: boolean }>('SELECT body_deflate IS NOT NULL AS deflated FROM audit_records WHERE log_id = $1 ORDER BY seq', [now.logId]);
+      expect(rows.map((r) => r.deflated)).toEqual([true, false]);
+      expect(await verifyLogs(dbAuditStore(before), trusted)).toMatchObject({ ok: true, leaves: 7 });
+    } finally {
+      await writtenBy.close();
+      await before.close();
+      await fresh?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
