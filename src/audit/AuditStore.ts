@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
+import { deflatedBytes, LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** A log as registered in the store. */
 export interface StoredLog {
@@ -106,9 +106,7 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
         page.recordId.push(r.record_id);
         page.leafHash.push(r.leaf_hash);
         page.body.push(r.body);
-        // A copy of its own: a driver's Buffer may be a view of a larger one, which a worker
-        // thread would be sent whole.
-        page.deflated.push(r.body_deflate == null ? null : new Uint8Array(r.body_deflate));
+        page.deflated.push(r.body_deflate == null ? null : deflatedBytes(r.body_deflate));
         page.columns.push(r.columns);
       }
       return page;

@@ -130,7 +130,7 @@ export class AuditWriter {
    */
   private async write(batch: Pending[]): Promise<Pending[]> {
     const start = this.frontier.size;
-    const rows: Array<{ pending: Pending; leaf: AuditLeaf; text: string | Buffer | null; deflated: Buffer | null; hash: Buffer }> = [];
+    const rows: Array<{ pending: Pending; leaf: AuditLeaf; text: string | Buffer | null; deflated: Buffer | string | null; hash: Buffer }> = [];
     for (const p of batch) {
       const seq = start + rows.length;
       const leaf: AuditLeaf = { v: 1, logId: this.logId, seq, recordId: recordIdOf(this.logId, seq), policyVersion: this.options.policyVersion, ...p.entry };
@@ -151,16 +151,20 @@ export class AuditWriter {
       const bytes = Buffer.from(body, 'utf8');
       const deflated = deflatedLeaf(bytes);
       const text = deflated ? null : this.db.kind === 'pglite' ? body : bytes;
-      rows.push({ pending: p, leaf, text, deflated: deflated ?? null, hash: leafHash(bytes) });
+      // PGlite writes a bytea parameter out as hex one byte at a time in JavaScript: it is given
+      // base64 text, decoded by the database (~0.45 ms against ~0.85 ms per 6 KB leaf, measured).
+      const stored = deflated && this.db.kind === 'pglite' ? deflated.toString('base64') : (deflated ?? null);
+      rows.push({ pending: p, leaf, text, deflated: stored, hash: leafHash(bytes) });
     }
     if (rows.length === 0) return [];
     const params: unknown[] = [];
+    const deflatedParam = this.db.kind === 'pglite' ? (n: number) => `decode($${n}::text, 'base64')` : (n: number) => `$${n}::bytea`;
     const values = rows.map((r) => {
       const l = r.leaf;
       const subjects = [...new Set(l.decisions.map((d) => d.subscriberId))];
       params.push(l.logId, l.seq, l.recordId, l.at, r.hash.toString('hex'), r.text, r.deflated, l.purpose, l.caller?.sub ?? null, l.caller?.kind ?? null, l.rejection?.code ?? null, subjects);
       const b = params.length - 12;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::bytea, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}, $${b + 12}::text[])`;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${deflatedParam(b + 7)}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}, $${b + 12}::text[])`;
     });
     try {
       // An explicit transaction, though one INSERT would be atomic alone: a write that times out

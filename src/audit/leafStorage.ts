@@ -16,14 +16,26 @@ export const DEFLATE_FROM = 16 * 1024;
  */
 export const DEFLATE_UP_TO = 64 * 1024 * 1024;
 
-/** A leaf as the store holds it: exactly one of the two is set. */
+/** A leaf as the store holds it, read with LEAF_COLUMNS: exactly one of the two is set. */
 export interface StoredLeaf {
   body: string | null;
-  body_deflate: Uint8Array | null;
+  /** The deflated leaf, base64 (see LEAF_COLUMNS). */
+  body_deflate: string | null;
 }
 
-/** The columns of `audit_records` that hold the leaf, for a SELECT list. */
-export const LEAF_COLUMNS = 'body, body_deflate';
+/**
+ * The columns of `audit_records` that hold the leaf, for a SELECT list. The deflated form comes
+ * as base64 text: PGlite turns a bytea value into bytes one parseInt per byte in JavaScript
+ * (~0.5 ms for a 6 KB leaf), against ~0.04 ms for the text and Buffer.from (measured).
+ */
+export const LEAF_COLUMNS = `body, encode(body_deflate, 'base64') AS body_deflate`;
+
+/** The deflated leaf's bytes from their LEAF_COLUMNS text (PostgreSQL's line breaks are skipped). */
+export function deflatedBytes(base64: string): Uint8Array {
+  // A copy of its own, never a slice of Buffer's shared pool: verify hands it to a worker thread.
+  const bytes = Buffer.from(base64, 'base64');
+  return new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
 
 /** The stored form of a leaf of UTF-8 `bytes`: deflated when it is large enough to pay. */
 export function deflatedLeaf(bytes: Uint8Array): Buffer | undefined {
@@ -37,15 +49,18 @@ export function inflatedLeaf(stored: Uint8Array): Buffer {
   return inflateRawSync(stored, { maxOutputLength: DEFLATE_UP_TO });
 }
 
-/** A stored leaf's text; throws a one-line error when the store holds none, two, or an unreadable one. */
-export function leafText(row: StoredLeaf, what = 'an audit record'): string {
+/**
+ * A stored leaf's text (its deflated form as LEAF_COLUMNS reads it, or as bytes); throws a
+ * one-line error when the store holds none, two, or an unreadable one.
+ */
+export function leafText(row: { body: string | null; body_deflate: string | Uint8Array | null }, what = 'an audit record'): string {
   if (row.body_deflate == null) {
     if (typeof row.body !== 'string') throw new Error(`${what} has no content`);
     return row.body;
   }
   if (row.body != null) throw new Error(`${what} holds its content twice`);
   try {
-    return inflatedLeaf(row.body_deflate).toString('utf8');
+    return inflatedLeaf(typeof row.body_deflate === 'string' ? deflatedBytes(row.body_deflate) : row.body_deflate).toString('utf8');
   } catch {
     throw new Error(`${what} cannot be read: its deflated content is damaged`);
   }
