@@ -11,6 +11,7 @@ import {
   proveRecord,
   queryAccessLog,
   replay,
+  runAuditOperation,
   subscriberAccesses,
   verifyLogs,
   type AuditLeaf,
@@ -83,7 +84,7 @@ describe('a large audit leaf', () => {
     expect(await verifyLogs(dbAuditStore(db), [key], { workers: 2, workersFrom: 0, waitForWorkers: true, pageSize: 1 })).toEqual(here);
   });
 
-  it('reads back whole through the access log, the subscriber report, proofs and replay', async () => {
+  it('reads back whole through the access log, the subscriber report, proofs, export and replay', async () => {
     const text = large.bytes.toString('utf8');
     const { leaves } = await queryAccessLog(db, { first: 10 });
     expect(leaves.find((l) => l.recordId === large.recordId)).toEqual(JSON.parse(text));
@@ -94,6 +95,9 @@ describe('a large audit leaf', () => {
     const proof = await proveRecord(dbAuditStore(db), large.recordId);
     expect(proof.leaf).toBe(text);
     expect(checkProof(JSON.parse(JSON.stringify(proof)), key)).toContain(`record ${large.recordId}`);
+    const { result } = await runAuditOperation(db, { op: 'export' }, [key]);
+    const exported = (result as Array<{ type: string; recordId?: string; leaf?: unknown }>).find((l) => l.type === 'record' && l.recordId === large.recordId);
+    expect(exported?.leaf).toEqual(JSON.parse(text));
     const r = await replay({ store: dbAuditStore(db), db });
     expect(r.records).toBe(3);
     expect(r.decisions).toBeGreaterThanOrEqual(leaf.decisions.length);
