@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { AuditLeaf } from '../src/audit/index.js';
+import { LEAF_COLUMNS, leafText, type StoredLeaf } from '../src/audit/leafStorage.js';
 import { mintToken, type MintClaims } from '../src/auth/index.js';
 import { parseConfig, type Config } from '../src/config.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
@@ -213,9 +214,10 @@ export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } }
 export async function auditRecordOf(db: Db, res: GqlResponse): Promise<AuditLeaf> {
   const recordId = res.body.extensions?.audit?.recordId;
   expect(recordId, `extensions.audit.recordId in ${JSON.stringify(res.body)}`).toEqual(expect.any(String));
-  const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records WHERE record_id = $1', [recordId]);
+  // A large leaf is stored deflated: read it as every reader of the product does.
+  const { rows } = await db.query<StoredLeaf>(`SELECT ${LEAF_COLUMNS} FROM audit_records WHERE record_id = $1`, [recordId]);
   expect(rows, `audit record ${recordId}`).toHaveLength(1);
-  return JSON.parse(rows[0].body) as AuditLeaf;
+  return JSON.parse(leafText(rows[0]!)) as AuditLeaf;
 }
 
 /** Asserts a request-level rejection that was audited: status, code, no data, and a record holding that rejection and no decision. */

@@ -12,9 +12,10 @@ export const DEFLATE_FROM = 16 * 1024;
 /**
  * The largest leaf stored deflated, and so the most a stored deflated leaf may inflate to: a
  * larger one is stored as text, and a stored stream that inflates beyond this is unreadable
- * (never a process brought down by a few kilobytes built to inflate without end).
+ * (never a gateway or an auditor's process held up by about 8 KB built to inflate 1,000-fold).
+ * 8 MiB is fifty times the leaf of a 100-subscriber page of ten fields.
  */
-export const DEFLATE_UP_TO = 64 * 1024 * 1024;
+export const DEFLATE_UP_TO = 8 * 1024 * 1024;
 
 /** A leaf as the store holds it, read with LEAF_COLUMNS: exactly one of the two is set. */
 export interface StoredLeaf {
@@ -44,9 +45,15 @@ export function deflatedLeaf(bytes: Uint8Array): Buffer | undefined {
   return deflateRawSync(bytes, { level: 1 });
 }
 
-/** The leaf's UTF-8 bytes from its deflated form; throws when they cannot be read back. */
+/**
+ * The leaf's UTF-8 bytes from its deflated form; throws when they cannot be read back, and when
+ * bytes follow the end of the stream (zlib would ignore them: the stored value is then more
+ * than the leaf, so it is not what the writer stored).
+ */
 export function inflatedLeaf(stored: Uint8Array): Buffer {
-  return inflateRawSync(stored, { maxOutputLength: DEFLATE_UP_TO });
+  const { buffer, engine } = inflateRawSync(stored, { maxOutputLength: DEFLATE_UP_TO, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+  if (engine.bytesWritten !== stored.length) throw new Error('bytes follow the end of the deflated leaf');
+  return buffer;
 }
 
 /**

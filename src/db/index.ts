@@ -4,5 +4,5 @@ export { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
 export { readLockHolder } from './lock.js';
 export { openPglite, type PgliteDb } from './openPglite.js';
 export { openPostgres } from './openPostgres.js';
-export { migrate } from './migrate.js';
+export { migrate, MigrationLockedError } from './migrate.js';
 export { openDb } from './openDb.js';

@@ -4,6 +4,14 @@ import type { Db } from './Db.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
+/** A migration could not lock a table in time: another session holds it. Nothing was applied. */
+export class MigrationLockedError extends Error {
+  constructor(readonly migration: string) {
+    super(`Migration ${migration} could not lock its table within its lock timeout: another session holds it (a long query or transaction). Nothing was changed; start again when it is done.`);
+    this.name = 'MigrationLockedError';
+  }
+}
+
 /** The advisory lock key that serialises migrations across processes sharing one PostgreSQL database. */
 const MIGRATION_LOCK_KEY = 7201005;
 
@@ -30,7 +38,13 @@ export async function migrate(db: Db): Promise<number[]> {
       if (done.has(version)) continue;
       const sql = readFileSync(MIGRATIONS_DIR + file, 'utf8');
       // Statements are split on the marker-free semicolons of whole lines; $$ bodies stay intact.
-      for (const statement of splitSql(sql)) await tx.query(statement);
+      try {
+        for (const statement of splitSql(sql)) await tx.query(statement);
+      } catch (err) {
+        // A migration that sets a lock timeout gave up waiting for a table another session holds.
+        if ((err as { code?: unknown }).code === '55P03') throw new MigrationLockedError(file);
+        throw err;
+      }
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
       applied.push(version);
     }

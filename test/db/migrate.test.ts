@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
-import { migrate, openPglite, openPostgres, type Db } from '../../src/db/index.js';
+import { migrate, MigrationLockedError, openPglite, openPostgres, type Db } from '../../src/db/index.js';
 import { splitSql } from '../../src/db/migrate.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
@@ -146,6 +146,55 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL
   }, 30_000);
 });
 
+/** The store as it was before migration `version`: the earlier migrations only. */
+async function migrateBefore(db: Db, version: number): Promise<void> {
+  await db.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  for (const file of MIGRATION_FILES.filter((f) => Number.parseInt(f, 10) < version)) {
+    for (const statement of splitSql(readFileSync(join(MIGRATIONS_DIR, file), 'utf8'))) await db.query(statement);
+    await db.query('INSERT INTO schema_migrations (version) VALUES ($1)', [Number.parseInt(file, 10)]);
+  }
+}
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('the deflated-leaf migration (005) on PostgreSQL', () => {
+  it('waits at most 5 s for a table another session holds, then fails this start with a clear error and changes nothing', async () => {
+    const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
+    const db = await openPostgres(fresh.url, { max: 2 });
+    const holder = await openPostgres(fresh.url, { max: 1 });
+    let release: () => void = () => undefined;
+    try {
+      await migrateBefore(db, 5);
+      const held = new Promise<void>((r) => (release = r));
+      let locked: () => void = () => undefined;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const holding = holder.transaction(async (tx) => {
+        await tx.query('LOCK TABLE audit_records IN ACCESS SHARE MODE');
+        locked();
+        await held;
+      });
+      await isLocked;
+      const started = Date.now();
+      const err = await migrate(db).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MigrationLockedError);
+      expect((err as Error).message).toMatch(/^Migration 005_audit_body_deflate\.sql could not lock its table within its lock timeout: another session holds it/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_000);
+      const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).not.toContain(5);
+      const { rows: cols } = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_records' AND column_name = 'body_deflate'`);
+      expect(cols).toHaveLength(0);
+      release();
+      await holding;
+      expect(await migrate(db)).toContain(5);
+      const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
+      expect(timeout[0]!.lock_timeout).toBe('0');
+    } finally {
+      release();
+      await holder.close();
+      await db.close();
+      await fresh.drop();
+    }
+  }, 30_000);
+});
+
 describe('the deflated-leaf migration (005) on a store written before it', () => {
   it('keeps every earlier record verifiable, and the log grows with deflated leaves after it', async () => {
     const fresh = process.env.TEST_DATABASE_URL ? await createEmptyDatabase(process.env.TEST_DATABASE_URL) : undefined;
@@ -153,12 +202,7 @@ describe('the deflated-leaf migration (005) on a store written before it', () =>
     const writtenBy: Db = await openPglite('memory://');
     const dir = mkdtempSync(join(tmpdir(), 'pg-migrate-005-'));
     try {
-      // The store as it was before 005: migrations 1-4 only.
-      await before.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-      for (const file of MIGRATION_FILES.filter((f) => Number.parseInt(f, 10) < 5)) {
-        for (const statement of splitSql(readFileSync(join(MIGRATIONS_DIR, file), 'utf8'))) await before.query(statement);
-        await before.query('INSERT INTO schema_migrations (version) VALUES ($1)', [Number.parseInt(file, 10)]);
-      }
+      await migrateBefore(before, 5);
       // Records written then: small leaves, as text (written here by the writer on another store, then copied).
       await migrate(writtenBy);
       const signer = loadOrCreateAuditSigner(dir);
@@ -178,7 +222,7 @@ describe('the deflated-leaf migration (005) on a store written before it', () =>
         }
       }
       const trusted = [{ name: signer.name, publicKey: signer.publicKey }];
-      expect(await migrate(before)).toEqual([5]);
+      expect(await migrate(before)).toContain(5);
       expect(await verifyLogs(dbAuditStore(before), trusted)).toMatchObject({ ok: true, leaves: 5 });
       // After it: a large leaf goes in deflated, next to the text ones, and everything verifies.
       const now = await AuditWriter.open(before, { policyVersion: 'p', signer });

@@ -137,6 +137,11 @@ describe('a large audit leaf', () => {
       /was changed: its deflated content cannot be read/,
     ],
     [
+      'bytes appended after the deflated leaf',
+      (tx) => tx.query('UPDATE audit_records SET body_deflate = body_deflate || $2::bytea WHERE record_id = $1', [large.recordId, Buffer.from('hidden')]),
+      /was changed: its deflated content cannot be read/,
+    ],
+    [
       'the leaf taken out altogether (constraint dropped)',
       async (tx) => {
         await tx.query('ALTER TABLE audit_records DROP CONSTRAINT audit_records_one_body');
@@ -166,6 +171,9 @@ describe('a large audit leaf', () => {
         await tx.query('UPDATE audit_records SET body_deflate = $2 WHERE record_id = $1', [large.recordId, Buffer.from('not deflate at all')]);
         await expect(queryAccessLog(tx, { first: 10 })).rejects.toThrow(/^an audit record cannot be read: its deflated content is damaged$/);
         await expect(proveRecord(dbAuditStore(tx), large.recordId)).rejects.toThrow(/cannot be read: its deflated content is damaged/);
+        const leaf = JSON.parse(large.bytes.toString('utf8')) as AuditLeaf;
+        await expect(subscriberAccesses(tx, leaf.decisions[0]!.subscriberId)).rejects.toThrow(/^an audit record cannot be read: its deflated content is damaged$/);
+        await expect(replay({ store: dbAuditStore(tx), db: tx })).rejects.toThrow(/^audit record .+ cannot be read: its deflated content is damaged$/);
         throw new Error('rollback');
       })
       .catch((err: Error) => {

@@ -43,7 +43,7 @@ function edited(p: RecordPage, i: number, edit: (p: RecordPage, i: number) => vo
 
 const hex = (h: Uint8Array) => Buffer.from(h).toString('hex');
 const inflate = (p: RecordPage, i: number) => p.body[i] ?? inflateRawSync(p.deflated[i]!).toString('utf8');
-/** A few kilobytes that inflate to one byte more than a stored leaf may. */
+/** About 8 KB that inflate to one byte more than a stored leaf may. */
 const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(DEFLATE_UP_TO + 1), { level: 9 }));
 
 describe('record checkers', () => {
@@ -73,6 +73,7 @@ describe('record checkers', () => {
     ['a record moved from an earlier index, stored deflated', edited(page(10, 20, 3), 5, (p, i) => { p.body[i] = p.body[i - 3]; p.deflated[i] = p.deflated[i - 3]; p.recordId[i] = p.recordId[i - 3]; }), { passed: 5, problem: /index 15 holds the record written as index 12/, index: 12 }],
     ['a changed deflated body', edited(page(10, 20, 3), 2, (p, i) => { p.deflated[i] = new Uint8Array(deflateRawSync(Buffer.from(inflate(p, i).replace('"r12"', '"r99"')))); }), { passed: 2, problem: /^record 12 was changed: its content no longer matches its leaf hash$/, index: 12 }],
     ['a deflated body that does not inflate', edited(page(10, 20, 3), 5, (p, i) => { p.deflated[i] = p.deflated[i]!.map((b) => b ^ 0xff); }), { passed: 5, problem: /^record 15 was changed: its deflated content cannot be read$/, index: 15 }],
+    ['a deflated body followed by other bytes', edited(page(10, 20, 3), 8, (p, i) => { p.deflated[i] = new Uint8Array(Buffer.concat([p.deflated[i]!, Buffer.from('hidden')])); }), { passed: 8, problem: /^record 18 was changed: its deflated content cannot be read$/, index: 18 }],
     ['a deflated body cut short', edited(page(10, 20, 3), 8, (p, i) => { p.deflated[i] = p.deflated[i]!.subarray(0, 10).slice(); }), { passed: 8, problem: /^record 18 was changed: its deflated content cannot be read$/, index: 18 }],
     ['a deflated body that inflates beyond the largest leaf', edited(page(10, 20, 3), 2, (p, i) => { p.deflated[i] = bomb; }), { passed: 2, problem: /^record 12 was changed: its deflated content cannot be read$/, index: 12 }],
     ['a record with no content', edited(page(10, 20, 3), 4, (p, i) => { p.body[i] = null; }), { passed: 4, problem: /^record 14 was changed: it has no content$/, index: 14 }],
