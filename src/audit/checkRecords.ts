@@ -1,7 +1,7 @@
 import type { AuditLeaf } from './AuditRecord.js';
 import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
-import { inflatedLeaf } from './leafStorage.js';
-import { leafHashHex, leafHashHexOfBytes } from './merkle.js';
+import { readLeaf, type ReadLeaf } from './leafStorage.js';
+import { leafHash, leafHashHex } from './merkle.js';
 
 /** What checking one page of records found: their leaf hashes, up to the first broken one. */
 export interface CheckedRecords {
@@ -74,25 +74,19 @@ export function checkRecords(page: RecordPage, logId: string, firstIndex: number
   return { hashes, passed };
 }
 
+/** How verify reports a record that does not hold exactly one readable leaf. */
+const VERIFY_PROBLEMS: Record<Extract<ReadLeaf, { problem: unknown }>['problem'], string> = {
+  'no content': 'it has no content',
+  'both forms': 'it holds its content twice (as text and deflated)',
+  damaged: 'its deflated content cannot be read',
+};
+
 /** Checks record `i` of `page`, expected at `index`; on success writes its leaf hash at slot `slot` of `out`. */
 function checkOne(page: RecordPage, i: number, index: number, logId: string, out: Buffer, slot: number): { message: string; index?: number } | undefined {
   if (page.seq[i] !== index) return { message: `record ${index} is missing (the next stored record is ${page.seq[i]})` };
-  const text = page.body[i];
-  const deflated = page.deflated[i];
-  let body: string;
-  let bytes: Buffer | undefined; // the leaf's UTF-8 bytes, when it is stored deflated
-  if (deflated == null) {
-    if (typeof text !== 'string') return { message: `record ${index} was changed: it has no content` };
-    body = text;
-  } else {
-    if (text != null) return { message: `record ${index} was changed: it holds its content twice (as text and deflated)` };
-    try {
-      bytes = inflatedLeaf(deflated);
-    } catch {
-      return { message: `record ${index} was changed: its deflated content cannot be read` };
-    }
-    body = bytes.toString('utf8');
-  }
+  const read = readLeaf(page.body[i], page.deflated[i]);
+  if ('problem' in read) return { message: `record ${index} was changed: ${VERIFY_PROBLEMS[read.problem]}` };
+  const body = read.text;
   let leaf: AuditLeaf;
   try {
     leaf = JSON.parse(body) as AuditLeaf;
@@ -109,7 +103,7 @@ function checkOne(page: RecordPage, i: number, index: number, logId: string, out
   }
   // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8
   // (of the inflated bytes themselves, for a deflated leaf).
-  const hash = bytes ? leafHashHexOfBytes(bytes) : leafHashHex(body);
+  const hash = read.bytes ? leafHash(read.bytes).toString('hex') : leafHashHex(body);
   if (hash !== page.leafHash[i]) return { message: `record ${index} was changed: its content no longer matches its leaf hash` };
   const changed = changedColumns(leaf, parseColumns(page.columns[i]));
   if (changed.length > 0) return { message: `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content` };

@@ -4,7 +4,8 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
  * How a leaf is kept in `audit_records`: as text in `body` when it is small, deflated (raw
  * DEFLATE of its UTF-8 bytes, the bytes that were hashed) in `body_deflate` when it is large.
  * Compressing in the gateway is cheaper than the database's TOAST compression of the text: a
- * 160 KB leaf costs PGlite ~2.5 ms to insert as text, ~0.9 ms plus ~0.2 ms of DEFLATE as bytes.
+ * 174 KB leaf cost PGlite 2.4-2.7 ms to insert as text, 0.4-0.55 ms deflated (as base64, see
+ * AuditWriter) plus 0.13 ms to deflate (measured alone, BENCHMARKS.md).
  */
 
 /** Leaves of at least this many UTF-8 bytes are stored deflated; smaller ones as text. */
@@ -56,19 +57,34 @@ export function inflatedLeaf(stored: Uint8Array): Buffer {
   return buffer;
 }
 
+/** A stored leaf read back: its text (and, when it was deflated, its bytes), or what is wrong with it. */
+export type ReadLeaf = { text: string; bytes?: Buffer } | { problem: 'no content' | 'both forms' | 'damaged' };
+
 /**
- * A stored leaf's text (its deflated form as LEAF_COLUMNS reads it, or as bytes); throws a
- * one-line error when the store holds none, two, or an unreadable one.
+ * Reads a stored leaf (its deflated form as LEAF_COLUMNS reads it, or as bytes). The one place
+ * that decides whether a record holds exactly one readable leaf: `leafText` for the readers,
+ * `audit verify` for its report.
  */
-export function leafText(row: { body: string | null; body_deflate: string | Uint8Array | null }, what = 'an audit record'): string {
-  if (row.body_deflate == null) {
-    if (typeof row.body !== 'string') throw new Error(`${what} has no content`);
-    return row.body;
-  }
-  if (row.body != null) throw new Error(`${what} holds its content twice`);
+export function readLeaf(body: string | null, deflated: string | Uint8Array | null): ReadLeaf {
+  if (deflated == null) return typeof body === 'string' ? { text: body } : { problem: 'no content' };
+  if (body != null) return { problem: 'both forms' };
   try {
-    return inflatedLeaf(typeof row.body_deflate === 'string' ? deflatedBytes(row.body_deflate) : row.body_deflate).toString('utf8');
+    const bytes = inflatedLeaf(typeof deflated === 'string' ? deflatedBytes(deflated) : deflated);
+    return { text: bytes.toString('utf8'), bytes };
   } catch {
-    throw new Error(`${what} cannot be read: its deflated content is damaged`);
+    return { problem: 'damaged' };
   }
+}
+
+const PROBLEMS: Record<Extract<ReadLeaf, { problem: unknown }>['problem'], string> = {
+  'no content': 'has no content',
+  'both forms': 'holds its content twice',
+  damaged: 'cannot be read: its deflated content is damaged',
+};
+
+/** A stored leaf's text; throws a one-line error when the store holds none, two, or an unreadable one. */
+export function leafText(row: { body: string | null; body_deflate: string | Uint8Array | null }, what = 'an audit record'): string {
+  const read = readLeaf(row.body, row.body_deflate);
+  if ('problem' in read) throw new Error(`${what} ${PROBLEMS[read.problem]}`);
+  return read.text;
 }

@@ -23,15 +23,6 @@ export function leafHashHex(text: string): string {
   return oneShot('sha256', leafScratch.subarray(0, n + 1), 'hex') as string;
 }
 
-/** The leaf hash (hex) of a leaf's UTF-8 bytes. */
-export function leafHashHexOfBytes(bytes: Uint8Array): string {
-  if (!oneShot) return crypto.createHash('sha256').update(LEAF_PREFIX).update(bytes).digest('hex');
-  if (bytes.length + 1 > leafScratch.length) leafScratch = Buffer.allocUnsafe(bytes.length + 1);
-  leafScratch[0] = 0x00;
-  leafScratch.set(bytes, 1);
-  return oneShot('sha256', leafScratch.subarray(0, bytes.length + 1), 'hex') as string;
-}
-
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (!oneShot || left.length !== 32 || right.length !== 32) return crypto.createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
+import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs } from '../../src/audit/index.js';
 import { migrate, MigrationLockedError, openPglite, openPostgres, type Db } from '../../src/db/index.js';
 import { splitSql } from '../../src/db/migrate.js';
+import { entryWithDecisions as entry } from '../fixtures/auditEntries.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
 const MIGRATION_FILES = readdirSync(MIGRATIONS_DIR)
@@ -27,6 +28,29 @@ async function createEmptyDatabase(adminUrl: string): Promise<{ url: string; dro
       const a = await openPostgres(adminUrl, { max: 1 });
       await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.close();
+    },
+  };
+}
+
+/**
+ * Holds `audit_records` in ACCESS SHARE mode from `holder`'s connection, as a long audit read
+ * does, until `release()` (which may be called more than once).
+ */
+async function holdAuditRecords(holder: Db): Promise<{ release(): Promise<void> }> {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  let locked: () => void = () => undefined;
+  const isLocked = new Promise<void>((r) => (locked = r));
+  const holding = holder.transaction(async (tx) => {
+    await tx.query('LOCK TABLE audit_records IN ACCESS SHARE MODE');
+    locked();
+    await held;
+  });
+  await Promise.race([isLocked, holding]);
+  return {
+    async release() {
+      release();
+      await holding;
     },
   };
 }
@@ -113,21 +137,13 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL
     const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
     const db = await openPostgres(fresh.url, { max: 2 });
     const holder = await openPostgres(fresh.url, { max: 1 });
-    let release: () => void = () => undefined;
+    let hold: { release(): Promise<void> } | undefined;
     try {
       await migrate(db);
       // As if 004 had not run yet, on a table a long audit read is holding.
       await db.query(`ALTER TABLE audit_records ALTER COLUMN body SET COMPRESSION pglz`);
       await db.query('DELETE FROM schema_migrations WHERE version = 4');
-      const held = new Promise<void>((r) => (release = r));
-      let locked: () => void = () => undefined;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      const holding = holder.transaction(async (tx) => {
-        await tx.query('LOCK TABLE audit_records IN ACCESS SHARE MODE');
-        locked();
-        await held;
-      });
-      await isLocked;
+      hold = await holdAuditRecords(holder);
       const started = Date.now();
       await expect(migrate(db)).resolves.toEqual([4]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(4_000); // it did wait, then gave up
@@ -135,10 +151,9 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL
       expect(rows[0]!.c).toBe('p');
       const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
       expect(timeout[0]!.lock_timeout).toBe('0'); // the 5 s was local to the migration
-      release();
-      await holding;
+      await hold.release();
     } finally {
-      release();
+      await hold?.release().catch(() => undefined);
       await holder.close();
       await db.close();
       await fresh.drop();
@@ -160,18 +175,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the deflated-leaf migration (00
     const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
     const db = await openPostgres(fresh.url, { max: 2 });
     const holder = await openPostgres(fresh.url, { max: 1 });
-    let release: () => void = () => undefined;
+    let hold: { release(): Promise<void> } | undefined;
     try {
       await migrateBefore(db, 5);
-      const held = new Promise<void>((r) => (release = r));
-      let locked: () => void = () => undefined;
-      const isLocked = new Promise<void>((r) => (locked = r));
-      const holding = holder.transaction(async (tx) => {
-        await tx.query('LOCK TABLE audit_records IN ACCESS SHARE MODE');
-        locked();
-        await held;
-      });
-      await isLocked;
+      hold = await holdAuditRecords(holder);
       const started = Date.now();
       const err = await migrate(db).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MigrationLockedError);
@@ -181,13 +188,12 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the deflated-leaf migration (00
       expect(rows.map((r) => r.version)).not.toContain(5);
       const { rows: cols } = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'audit_records' AND column_name = 'body_deflate'`);
       expect(cols).toHaveLength(0);
-      release();
-      await holding;
+      await hold.release();
       expect(await migrate(db)).toContain(5);
       const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
       expect(timeout[0]!.lock_timeout).toBe('0');
     } finally {
-      release();
+      await hold?.release().catch(() => undefined);
       await holder.close();
       await db.close();
       await fresh.drop();
@@ -206,10 +212,6 @@ describe('the deflated-leaf migration (005) on a store written before it', () =>
       // Records written then: small leaves, as text (written here by the writer on another store, then copied).
       await migrate(writtenBy);
       const signer = loadOrCreateAuditSigner(dir);
-      const entry = (decisions: number): AuditEntry => ({
-        at: new Date().toISOString(), requestId: 'r', caller: { sub: 'svc', kind: 'internal', purposes: ['MARKETING'] }, purpose: 'MARKETING', ref: null, operationName: null, documentHash: null, rejection: null,
-        decisions: Array.from({ length: decisions }, (_, i) => ({ subscriberId: `sub-${String(i).padStart(6, '0')}`, coordinate: 'Subscriber.email', effect: 'DENY' as const, reason: 'NO_CONSENT', count: 1 })),
-      });
       const old = await AuditWriter.open(writtenBy, { policyVersion: 'p', signer });
       for (let i = 0; i < 5; i++) await old.append(entry(2));
       await old.close();

@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
+import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs } from '../../src/audit/index.js';
+import { entryWithDecisions as entry } from '../fixtures/auditEntries.js';
 import { openTestDb } from '../harness.js';
 
 const zlibFails = vi.hoisted(() => ({ now: false }));
@@ -19,10 +20,6 @@ vi.mock('node:zlib', async (importOriginal) => {
   };
 });
 
-const entry = (decisions: number): AuditEntry => ({
-  at: new Date().toISOString(), requestId: 'r', caller: { sub: 'svc', kind: 'internal', purposes: ['MARKETING'] }, purpose: 'MARKETING', ref: null, operationName: null, documentHash: null, rejection: null,
-  decisions: Array.from({ length: decisions }, (_, i) => ({ subscriberId: `sub-${String(i).padStart(6, '0')}`, coordinate: 'Subscriber.email', effect: 'DENY' as const, reason: 'NO_CONSENT', count: 1 })),
-});
 
 describe('AuditWriter with a leaf that cannot be deflated', () => {
   let db: Awaited<ReturnType<typeof openTestDb>>;
