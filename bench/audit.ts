@@ -27,6 +27,7 @@ import {
   type AuditEntry,
   type LoggedDecision,
 } from '../src/audit/index.js';
+import { checkRecords } from '../src/audit/checkRecords.js';
 import { loadSubjects } from '../src/consent/index.js';
 import { migrate, openPglite, openPostgres, type Db } from '../src/db/index.js';
 import { seedDemoData } from '../src/db/seedDemoData.js';
@@ -86,6 +87,7 @@ async function run(label: string, db: Db) {
   const report = await verifyLogs(dbAuditStore(db), trusted);
   const verifyS = seconds(t1);
   if (!report.ok) throw new Error(`verify failed: ${report.problem?.message}`);
+  const halves = await verifyHalves(db);
   const t2 = performance.now();
   const r = await replay({ store: dbAuditStore(db), db });
   const replayS = seconds(t2);
@@ -94,8 +96,49 @@ async function run(label: string, db: Db) {
     `| ${label} | ${fmt(RECORDS)} | ${fmt(r.decisions)} | ${fmt(RECORDS / appendS)} (${appendS.toFixed(1)} s) | ${(RECORDS / writer.stats.batches).toFixed(0)} | ` +
       `${fmt(single.leaves / verify1S)} (${verify1S.toFixed(1)} s) | ${fmt(report.leaves / verifyS)} (${verifyS.toFixed(1)} s) | ${fmt(r.decisions / replayS)} (${replayS.toFixed(1)} s) |`,
   );
+  halvesRows.push(
+    `| ${label} | ${fmt(halves.read / halves.readS)} | ${((halves.readCpuS / halves.read) * 1e6).toFixed(1)} | ${fmt(halves.checked / halves.checkS)} | ${((halves.checkS / halves.checked) * 1e6).toFixed(1)} |`,
+  );
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Pages of this many records, as verify reads them. */
+const VERIFY_PAGE = 500;
+
+/**
+ * Verify's two halves apart, to show which one bounds it on this machine: reading the log page by
+ * page as verify does (this thread: the driver, or PGlite itself), and checking records as its
+ * workers do (one core, pages already in memory, checked until as many records as the log holds).
+ */
+async function verifyHalves(db: Db) {
+  const store = dbAuditStore(db);
+  const [log] = await store.logs();
+  const held = [];
+  let read = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let from = 0; ; ) {
+    const page = await store.recordPage(log.logId, from, VERIFY_PAGE);
+    read += page.seq.length;
+    if (held.length < 40) held.push(page);
+    if (page.seq.length < VERIFY_PAGE) break;
+    from = page.seq[page.seq.length - 1] + 1;
+  }
+  const readS = seconds(t0);
+  const cpu = process.cpuUsage(cpu0);
+  let checked = 0;
+  const t1 = performance.now();
+  while (checked < read) {
+    for (let i = 0; i < held.length && checked < read; i++) {
+      const result = checkRecords(held[i], log.logId, i * VERIFY_PAGE);
+      if (result.problem) throw new Error(`check failed: ${result.problem.message}`);
+      checked += result.passed;
+    }
+  }
+  return { read, readS, readCpuS: (cpu.user + cpu.system) / 1e6, checked, checkS: seconds(t1) };
+}
+
+const halvesRows: string[] = [];
 
 console.log(`node ${process.version}, ${process.platform}/${process.arch}; ${fmt(RECORDS)} records x ${COORDS.length} decisions, concurrency ${CONCURRENCY}`);
 console.log(`verify: on one thread, then with ${defaultVerifyWorkers()} worker thread(s) checking records (the default on this machine: ${availableParallelism()} cores)`);
@@ -129,3 +172,8 @@ if (STORES.includes('postgres') && process.env.DATABASE_URL) {
     await admin.close();
   }
 }
+console.log('');
+console.log(`verify's two halves apart: reading the log as verify does (${VERIFY_PAGE} records a page, this thread; CPU of this process), and checking records as a worker does (one core, pages in memory)`);
+console.log('| store | read leaves/s | read: CPU us per record (this process) | check leaves/s, one core | check: us per record |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const row of halvesRows) console.log(row);

@@ -2,7 +2,8 @@
 // Each variant runs in its own process; scenarios run in alternation, several rounds each.
 // Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 5), BENCH_CONNECTIONS
 // (default 16), BENCH_SCENARIOS (comma-separated ids, default all), DATABASE_URL (run the stores on
-// PostgreSQL instead of PGlite).
+// PostgreSQL instead of PGlite). Writes bench/results.json (this run) and, when every scenario ran,
+// bench/results-pglite.json or bench/results-postgres.json.
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -196,4 +197,9 @@ const lines = [
   ...SCENARIOS.map((s) => `- ${s.id}: ${s.name}`),
 ];
 console.log(lines.join('\n'));
-writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ machine, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, at: new Date().toISOString(), rows }, null, 2) + '\n');
+// results.json is this run; results-<store>.json the last run of every scenario on that store, so
+// that a run on PostgreSQL and one on PGlite are both kept, and a quick look at one scenario
+// replaces neither.
+const results = JSON.stringify({ machine, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, at: new Date().toISOString(), scenarios: SCENARIOS.map((s) => s.id), rows }, null, 2) + '\n';
+writeFileSync(new URL('./results.json', import.meta.url), results);
+if (!only) writeFileSync(new URL(`./results-${process.env.DATABASE_URL ? 'postgres' : 'pglite'}.json`, import.meta.url), results);
