@@ -55,6 +55,27 @@ async function holdAuditRecords(holder: Db): Promise<{ release(): Promise<void> 
   };
 }
 
+/**
+ * On a fresh PostgreSQL database: `prepare(db)`, then `audit_records` held by another session
+ * (holdAuditRecords) while `run(db, hold)` runs; everything closed and dropped after.
+ */
+async function withAuditRecordsHeld(prepare: (db: Db) => Promise<void>, run: (db: Db, hold: { release(): Promise<void> }) => Promise<void>): Promise<void> {
+  const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
+  const db = await openPostgres(fresh.url, { max: 2 });
+  const holder = await openPostgres(fresh.url, { max: 1 });
+  let hold: { release(): Promise<void> } | undefined;
+  try {
+    await prepare(db);
+    hold = await holdAuditRecords(holder);
+    await run(db, hold);
+  } finally {
+    await hold?.release().catch(() => undefined);
+    await holder.close();
+    await db.close();
+    await fresh.drop();
+  }
+}
+
 describe.skipIf(!process.env.TEST_DATABASE_URL)('migrate on PostgreSQL', () => {
   it.each([
     { replicas: 4, round: 1 },
@@ -134,16 +155,13 @@ describe('the audit leaf column', () => {
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL', () => {
   it('does not wait for ever on a table another session holds: after its lock timeout it leaves pglz and the store starts', async () => {
-    const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
-    const db = await openPostgres(fresh.url, { max: 2 });
-    const holder = await openPostgres(fresh.url, { max: 1 });
-    let hold: { release(): Promise<void> } | undefined;
-    try {
+    const asIf004HadNotRun = async (db: Db) => {
       await migrate(db);
-      // As if 004 had not run yet, on a table a long audit read is holding.
       await db.query(`ALTER TABLE audit_records ALTER COLUMN body SET COMPRESSION pglz`);
       await db.query('DELETE FROM schema_migrations WHERE version = 4');
-      hold = await holdAuditRecords(holder);
+    };
+    // On a table a long audit read is holding.
+    await withAuditRecordsHeld(asIf004HadNotRun, async (db, hold) => {
       const started = Date.now();
       await expect(migrate(db)).resolves.toEqual([4]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(4_000); // it did wait, then gave up
@@ -152,12 +170,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the LZ4 migration on PostgreSQL
       const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
       expect(timeout[0]!.lock_timeout).toBe('0'); // the 5 s was local to the migration
       await hold.release();
-    } finally {
-      await hold?.release().catch(() => undefined);
-      await holder.close();
-      await db.close();
-      await fresh.drop();
-    }
+    });
   }, 30_000);
 });
 
@@ -172,13 +185,7 @@ async function migrateBefore(db: Db, version: number): Promise<void> {
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)('the deflated-leaf migration (005) on PostgreSQL', () => {
   it('waits at most 5 s for a table another session holds, then fails this start with a clear error and changes nothing', async () => {
-    const fresh = await createEmptyDatabase(process.env.TEST_DATABASE_URL!);
-    const db = await openPostgres(fresh.url, { max: 2 });
-    const holder = await openPostgres(fresh.url, { max: 1 });
-    let hold: { release(): Promise<void> } | undefined;
-    try {
-      await migrateBefore(db, 5);
-      hold = await holdAuditRecords(holder);
+    await withAuditRecordsHeld((db) => migrateBefore(db, 5), async (db, hold) => {
       const started = Date.now();
       const err = await migrate(db).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MigrationLockedError);
@@ -192,12 +199,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the deflated-leaf migration (00
       expect(await migrate(db)).toContain(5);
       const { rows: timeout } = await db.query<{ lock_timeout: string }>('SHOW lock_timeout');
       expect(timeout[0]!.lock_timeout).toBe('0');
-    } finally {
-      await hold?.release().catch(() => undefined);
-      await holder.close();
-      await db.close();
-      await fresh.drop();
-    }
+    });
   }, 30_000);
 });
 
