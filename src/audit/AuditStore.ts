@@ -142,15 +142,17 @@ export function dbAuditStore(db: Pick<Db, 'query'>): AuditStore {
  * twice $3 rows, see inSeqOrder(). The bounded seq range reads only its own rows whatever the
  * planner believes about the table: with no statistics yet it would otherwise scan and sort the
  * whole rest of the log for every page. Only when the range is short (the end of the log, or a
- * gap) does the second branch run; its count() condition is a one-time filter.
+ * gap) does the second branch run: its condition, a count of the range over the index, is a
+ * one-time filter. (The range is not materialised to be counted: copying the rows into a
+ * tuplestore cost PostgreSQL about 2 us more per 1.6 KB record, measured with its backend's CPU.)
  */
 function pageOfLog(columns: string): string {
-  return `WITH r AS MATERIALIZED (
-            SELECT ${columns} FROM audit_records WHERE log_id = $1 AND seq >= $2::bigint AND seq < $2::bigint + $3::bigint ORDER BY seq)
-          SELECT * FROM r
+  const range = 'log_id = $1 AND seq >= $2::bigint AND seq < $2::bigint + $3::bigint';
+  return `SELECT * FROM (SELECT ${columns} FROM audit_records WHERE ${range} ORDER BY seq) r
           UNION ALL
           SELECT * FROM (SELECT ${columns} FROM audit_records
-                          WHERE log_id = $1 AND seq >= $2::bigint + $3::bigint AND (SELECT count(*) FROM r) < $3::bigint
+                          WHERE log_id = $1 AND seq >= $2::bigint + $3::bigint
+                            AND (SELECT count(*) FROM audit_records WHERE ${range}) < $3::bigint
                           ORDER BY seq LIMIT $3::bigint) rest`;
 }
 

@@ -1,5 +1,5 @@
-import type { AuditLeaf } from './AuditRecord.js';
 import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
+import { leafFacts, type LeafFacts } from './leafFacts.js';
 import { readLeaf, type ReadLeaf } from './leafStorage.js';
 import { leafHash, leafHashHex } from './merkle.js';
 
@@ -14,34 +14,23 @@ export interface CheckedRecords {
 }
 
 /** The query columns of a stored record that no longer match its body, by name. */
-function changedColumns(leaf: AuditLeaf, index: NonNullable<StoredRecord['index']>): string[] {
+function changedColumns(leaf: LeafFacts, index: NonNullable<StoredRecord['index']>): string[] {
   const changed: string[] = [];
   if (typeof leaf.at !== 'string' || Date.parse(leaf.at) !== index.atMs) changed.push('at');
   if (leaf.purpose !== index.purpose) changed.push('purpose');
-  if ((leaf.caller?.sub ?? null) !== index.callerSub) changed.push('callerSub');
-  if ((leaf.caller?.kind ?? null) !== index.callerKind) changed.push('callerKind');
-  if ((leaf.rejection?.code ?? null) !== index.rejectionCode) changed.push('rejectionCode');
-  if (!sameSubscribers(leaf.decisions, index.subscriberIds)) changed.push('subscriberIds');
+  if (leaf.callerSub !== index.callerSub) changed.push('callerSub');
+  if (leaf.callerKind !== index.callerKind) changed.push('callerKind');
+  if (leaf.rejectionCode !== index.rejectionCode) changed.push('rejectionCode');
+  if (!sameSubscribers(leaf.subscriberIds, index.subscriberIds)) changed.push('subscriberIds');
   return changed;
 }
 
-/** Whether the `subscriber_ids` column holds exactly the distinct subscribers of the decisions. */
-function sameSubscribers(decisions: AuditLeaf['decisions'], column: ReadonlyArray<string | null>): boolean {
-  const ids: unknown[] = [];
-  if (Array.isArray(decisions)) {
-    // Most records name one subscriber or a few: a linear scan beats a Set there.
-    const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
-    for (const d of decisions) {
-      const id: unknown = d?.subscriberId;
-      if (seen ? seen.has(id) : ids.includes(id)) continue;
-      seen?.add(id);
-      ids.push(id);
-    }
-  }
+/** Whether the `subscriber_ids` column holds exactly the distinct subscribers `ids` of the decisions. */
+function sameSubscribers(ids: unknown[], column: ReadonlyArray<string | null>): boolean {
   if (ids.length !== column.length) return false;
   if (ids.length === 1) return ids[0] === column[0];
   // Both sides sorted alike; strict equality of every element, so a match is never wrongly found.
-  const a = ids.sort();
+  const a = [...ids].sort();
   const b = [...column].sort();
   return a.every((id, i) => id === b[i]);
 }
@@ -87,13 +76,9 @@ function checkOne(page: RecordPage, i: number, index: number, logId: string, out
   const read = readLeaf(page.body[i], page.deflated[i]);
   if ('problem' in read) return { message: `record ${index} was changed: ${VERIFY_PROBLEMS[read.problem]}` };
   const body = read.text;
-  let leaf: AuditLeaf;
-  try {
-    leaf = JSON.parse(body) as AuditLeaf;
-  } catch {
-    return { message: `record ${index} is not valid JSON` };
-  }
-  if (typeof leaf !== 'object' || leaf === null) return { message: `record ${index} is not a JSON object` };
+  const leaf = leafFacts(body);
+  if (leaf === 'not JSON') return { message: `record ${index} is not valid JSON` };
+  if (leaf === 'not an object') return { message: `record ${index} is not a JSON object` };
   if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== page.recordId[i]) {
     const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
     return {

@@ -1,0 +1,171 @@
+import type { AuditLeaf } from './AuditRecord.js';
+
+/**
+ * What `audit verify` checks in a leaf's body beyond its hash: its position in the log and the
+ * values its query columns copy. Each is exactly what `JSON.parse` of the body gives (unknown:
+ * a damaged or forged body may hold anything there).
+ */
+export interface LeafFacts {
+  logId: unknown;
+  seq: unknown;
+  recordId: unknown;
+  at: unknown;
+  purpose: unknown;
+  /** `caller.sub`, or null when there is none. */
+  callerSub: unknown;
+  /** `caller.kind`, or null when there is none. */
+  callerKind: unknown;
+  /** `rejection.code`, or null when there is none. */
+  rejectionCode: unknown;
+  /** The distinct `subscriberId`s of the decisions, in order of first appearance. */
+  subscriberIds: unknown[];
+}
+
+/** The body is not JSON, or not a JSON object: what verify reports instead of facts. */
+export type LeafFactsProblem = 'not JSON' | 'not an object';
+
+/**
+ * The facts of a leaf body: read by `canonicalFacts` when the body has the canonical shape the
+ * writer produces (the common case, about three times faster and with little garbage), otherwise
+ * by `JSON.parse`. Both give the same facts for any body the first accepts
+ * (test/unit/leafFacts.test.ts checks them against each other on random and damaged bodies).
+ */
+export function leafFacts(body: string): LeafFacts | LeafFactsProblem {
+  return canonicalFacts(body) ?? parsedFacts(body);
+}
+
+/** The facts by `JSON.parse` of the whole body. */
+export function parsedFacts(body: string): LeafFacts | LeafFactsProblem {
+  let leaf: AuditLeaf;
+  try {
+    leaf = JSON.parse(body) as AuditLeaf;
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof leaf !== 'object' || leaf === null) return 'not an object';
+  return {
+    logId: leaf.logId,
+    seq: leaf.seq,
+    recordId: leaf.recordId,
+    at: leaf.at,
+    purpose: leaf.purpose,
+    callerSub: leaf.caller?.sub ?? null,
+    callerKind: leaf.caller?.kind ?? null,
+    rejectionCode: leaf.rejection?.code ?? null,
+    subscriberIds: distinctSubscribers(leaf.decisions),
+  };
+}
+
+function distinctSubscribers(decisions: unknown): unknown[] {
+  const ids: unknown[] = [];
+  if (!Array.isArray(decisions)) return ids;
+  // Most records name one subscriber or a few: a linear scan beats a Set there.
+  const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
+  for (const d of decisions) {
+    const id: unknown = (d as { subscriberId?: unknown } | null)?.subscriberId;
+    if (seen ? seen.has(id) : ids.includes(id)) continue;
+    seen?.add(id);
+    ids.push(id);
+  }
+  return ids;
+}
+
+// The JSON grammar of a string's content (RFC 8259: no raw control characters, only the valid
+// escapes), as an unrolled loop: runs of plain characters, each escape followed by another run.
+const CHARS = String.raw`[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*`;
+const STRING = `"${CHARS}"`;
+const CAPTURED_STRING = `"(${CHARS})"`;
+const INTEGER = '-?(?:0|[1-9][0-9]*)';
+
+/**
+ * One decision as the writer serialises it (canonicalJson's DECISION_KEYS, in that order, each
+ * but `subscriberId` optional), then the `,` or `]` after it. Capture 1: the subscriber id's
+ * content; capture 2: the separator.
+ */
+const DECISION = new RegExp(
+  `\\{(?:"consentEventId":${STRING},)?(?:"coordinate":${STRING},)?(?:"count":${INTEGER},)?(?:"effect":${STRING},)?` +
+    `(?:"reason":${STRING},)?(?:"strategy":${STRING},)?"subscriberId":${CAPTURED_STRING}\\}([,\\]])`,
+  'y',
+);
+
+/**
+ * The members after the decisions, in canonical order, to the end of the body. Captures: logId,
+ * purpose (undefined for null), recordId, rejection code (undefined for null), seq.
+ */
+const AFTER_DECISIONS = new RegExp(
+  `,"documentHash":(?:null|${STRING}),"logId":${CAPTURED_STRING},"operationName":(?:null|${STRING}),` +
+    `"policyVersion":${STRING},"purpose":(?:null|${CAPTURED_STRING}),"recordId":${CAPTURED_STRING},"ref":(?:null|${STRING}),` +
+    `"rejection":(?:null|\\{"code":${CAPTURED_STRING},"status":${INTEGER}\\}),"requestId":${STRING},"seq":(${INTEGER}),"v":1\\}$`,
+  'y',
+);
+
+const DECISIONS_KEY = ',"decisions":[';
+
+/** A JSON string's value from its content as matched by CHARS. */
+function unquote(content: string): string {
+  return content.includes('\\') ? (JSON.parse(`"${content}"`) as string) : content;
+}
+
+/**
+ * The facts of a body in the writer's canonical shape — the members before the decisions, the
+ * decisions, then the remaining members in canonical order — or undefined for any other body
+ * (which `JSON.parse` then reads). Sound for any input, not only for bodies the writer wrote:
+ *
+ * - The body is split at the first `,"decisions":[`. The part before it, closed with `}`, must
+ *   parse as an object of at least one member; so the split is between two members of the
+ *   outermost object (inside a string the part would end in an unterminated string, inside a
+ *   nested value it would leave a bracket open), and the part is valid JSON up to there.
+ * - The decisions, then the members after them to the end of the body, are matched by strict
+ *   regular expressions of JSON's own grammar, so the whole body is valid JSON.
+ * - `JSON.parse` keeps the last of duplicate members: none of the members matched after the
+ *   decisions repeats one before it that a fact is read from (`at`, `caller`), and the decisions
+ *   matched here come after any earlier `decisions` member, so each fact is the one it would keep.
+ */
+export function canonicalFacts(body: string): LeafFacts | undefined {
+  const split = body.indexOf(DECISIONS_KEY);
+  if (split < 0) return undefined;
+  let head: { at?: unknown; caller?: { sub?: unknown; kind?: unknown } | null };
+  try {
+    head = JSON.parse(`${body.slice(0, split)}}`) as typeof head;
+  } catch {
+    return undefined;
+  }
+  if (typeof head !== 'object' || head === null || Array.isArray(head)) return undefined;
+  if (Object.keys(head).length === 0) return undefined;
+
+  const ids: string[] = [];
+  let seen: Set<string> | undefined;
+  let pos = split + DECISIONS_KEY.length;
+  if (body.charCodeAt(pos) === 0x5d /* ] */) pos++;
+  else {
+    for (;;) {
+      DECISION.lastIndex = pos;
+      const m = DECISION.exec(body);
+      if (!m) return undefined;
+      const id = unquote(m[1]);
+      if (seen ? !seen.has(id) : !ids.includes(id)) {
+        ids.push(id);
+        if (seen) seen.add(id);
+        else if (ids.length > 16) seen = new Set(ids);
+      }
+      pos = DECISION.lastIndex;
+      if (m[2] === ']') break;
+    }
+  }
+  AFTER_DECISIONS.lastIndex = pos;
+  const tail = AFTER_DECISIONS.exec(body);
+  if (!tail) return undefined;
+  const [, logId, purpose, recordId, rejectionCode, seq] = tail;
+  const caller = head.caller;
+  return {
+    logId: unquote(logId),
+    seq: Number(seq),
+    recordId: unquote(recordId),
+    at: head.at,
+    purpose: purpose === undefined ? null : unquote(purpose),
+    callerSub: caller?.sub ?? null,
+    callerKind: caller?.kind ?? null,
+    rejectionCode: rejectionCode === undefined ? null : unquote(rejectionCode),
+    subscriberIds: ids,
+  };
+}

@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalLeaf } from '../../src/audit/canonicalJson.js';
+import { canonicalFacts, leafFacts, parsedFacts } from '../../src/audit/leafFacts.js';
+
+// Any text, escapes and unpaired surrogates included (canonicalLeaf refuses the latter: such
+// leaves are skipped), with the characters that matter to the fast path's split made common.
+const text = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 10 }),
+  fc.string({ unit: fc.constantFrom('"', '\\', ',', ':', '[', ']', '{', '}', 'd', '\u0000', '\n', '\u2028', 'é'), maxLength: 10 }),
+  fc.constantFrom(',"decisions":[', '"decisions"', 'sub-000001', '],"documentHash":'),
+);
+const maybe = <T,>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+
+const decision = fc.record(
+  {
+    subscriberId: text,
+    coordinate: maybe(text),
+    effect: maybe(fc.constantFrom('ALLOW', 'MASK', 'DENY')),
+    reason: maybe(text),
+    strategy: maybe(text),
+    consentEventId: maybe(text),
+    count: maybe(fc.integer({ min: -5, max: 1_000_000 })),
+  },
+  { requiredKeys: ['subscriberId'] },
+);
+
+const leaf = fc.record({
+  v: fc.constant(1),
+  logId: text,
+  seq: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
+  recordId: text,
+  at: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), text),
+  requestId: text,
+  caller: fc.option(
+    fc.record(
+      { sub: text, kind: text, agency: maybe(text), jti: maybe(text), purposes: maybe(fc.array(text, { maxLength: 3 })), act: maybe(fc.jsonValue({ maxDepth: 3 })) },
+      { requiredKeys: ['sub', 'kind'] },
+    ),
+  ),
+  purpose: fc.option(text),
+  ref: fc.option(text),
+  operationName: fc.option(text),
+  documentHash: fc.option(text),
+  policyVersion: text,
+  rejection: fc.option(fc.record({ code: text, status: fc.integer({ min: 100, max: 599 }) })),
+  decisions: fc.array(decision, { maxLength: 40 }),
+});
+
+/** The writer's bytes for a leaf, or undefined when it refuses one (unpaired surrogates). */
+function written(value: object): string | undefined {
+  try {
+    return canonicalLeaf(value);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('leafFacts: the canonical fast path and JSON.parse agree', () => {
+  it('reads every leaf the writer writes by the fast path, with the facts JSON.parse gives', () => {
+    let read = 0;
+    fc.assert(
+      fc.property(leaf, (value) => {
+        const body = written(value);
+        if (body === undefined) return;
+        const facts = canonicalFacts(body);
+        expect(facts).toBeDefined();
+        expect(facts).toEqual(parsedFacts(body));
+        read++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(read).toBeGreaterThan(1000);
+  });
+
+  it('gives the facts JSON.parse gives, or none, for a damaged body (a character replaced, inserted or removed, a span repeated)', () => {
+    const damage = fc.tuple(
+      leaf,
+      fc.constantFrom('replace', 'insert', 'remove', 'repeat'),
+      fc.nat(),
+      fc.nat({ max: 40 }),
+      fc.constantFrom('"', '\\', ',', ':', '[', ']', '{', '}', ' ', '0', '1', '-', 'n', 'x', '\u0000', '\ud800'),
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(damage, ([value, how, at, length, char]) => {
+        const body = written(value);
+        if (body === undefined || body.length === 0) return;
+        const i = at % body.length;
+        const damaged =
+          how === 'replace' ? body.slice(0, i) + char + body.slice(i + 1)
+          : how === 'insert' ? body.slice(0, i) + char + body.slice(i)
+          : how === 'remove' ? body.slice(0, i) + body.slice(i + 1)
+          : body.slice(0, i + length) + body.slice(i, i + length) + body.slice(i + length);
+        const facts = canonicalFacts(damaged);
+        if (facts === undefined) return;
+        accepted++;
+        expect(facts).toEqual(parsedFacts(damaged));
+      }),
+      { numRuns: 6000 },
+    );
+    // Many damages leave the body valid (a letter in a string replaced): the comparison ran.
+    expect(accepted).toBeGreaterThan(500);
+  });
+
+  const writtenLeaf = (over: Record<string, unknown> = {}) =>
+    canonicalLeaf({
+      v: 1, logId: 'gw-1', seq: 7, recordId: 'gw-1-7', at: '2026-11-26T10:00:00.000Z', requestId: 'req-7',
+      caller: { sub: 'svc', kind: 'internal' }, purpose: 'BILLING', ref: null, operationName: null, documentHash: null,
+      policyVersion: 'ab', rejection: null, decisions: [{ subscriberId: 'sub-1', coordinate: 'Subscriber.msisdn', effect: 'ALLOW', count: 1 }],
+      ...over,
+    });
+  const genuine = writtenLeaf();
+
+  it.each<[string, string, 'fast' | 'parse']>([
+    ['a leaf as the writer writes it', genuine, 'fast'],
+    ['escaped subscriber ids, decoded', writtenLeaf({ decisions: [{ subscriberId: 'a"b\\c\u0001\u00e9' }, { subscriberId: 'a"b\\c\u0001\u00e9' }, { subscriberId: 'x' }] }), 'fast'],
+    ['no decisions', writtenLeaf({ decisions: [] }), 'fast'],
+    ['a rejection and no caller or purpose', writtenLeaf({ rejection: { code: 'PURPOSE_REQUIRED', status: 400 }, caller: null, purpose: null }), 'fast'],
+    ['the split text inside a string before the decisions', writtenLeaf({ at: ',"decisions":[{"subscriberId":"forged"}],' }), 'fast'],
+    ['a decisions member nested in the caller', writtenLeaf({ caller: { sub: 's', kind: 'k', act: { decisions: [{ subscriberId: 'nested' }] } } }), 'fast'],
+    ['an earlier decisions member of another type (JSON.parse keeps the later one)', genuine.replace('{"at":', '{"decisions":5,"at":'), 'fast'],
+    ['a member repeated before the decisions (the last kept)', genuine.replace('{"at":', '{"at":"2020-01-01T00:00:00.000Z","at":'), 'fast'],
+    ['an empty object before the decisions', genuine.replace(/^\{.*?,"decisions":\[/, '{,"decisions":['), 'parse'],
+    ['whitespace after the last brace', `${genuine} `, 'parse'],
+    ['whitespace between members after the decisions', genuine.replace(',"logId"', ', "logId"'), 'parse'],
+    ['a member after the decisions repeated', genuine.replace(',"v":1}', ',"v":1,"logId":"other"}'), 'parse'],
+    ['another version', genuine.replace(',"v":1}', ',"v":2}'), 'parse'],
+    ['a fractional count', genuine.replace('"count":1', '"count":1.5'), 'parse'],
+    ['a subscriber id that is a number', genuine.replace('"subscriberId":"sub-1"', '"subscriberId":1'), 'parse'],
+    ['a raw control character in a string', genuine.replace('sub-1', 'sub-\u0001'), 'parse'],
+    ['a position written -0', genuine.replace('"seq":7', '"seq":-0'), 'fast'],
+    ['a position beyond 2^53', genuine.replace('"seq":7', '"seq":123456789012345678901234567890'), 'fast'],
+    ['an array', `[${genuine}]`, 'parse'],
+  ])('%s', (_name, body, path) => {
+    const fast = canonicalFacts(body);
+    if (path === 'fast') {
+      expect(fast).toBeDefined();
+      expect(fast).toEqual(parsedFacts(body));
+    } else {
+      expect(fast).toBeUndefined();
+    }
+    expect(leafFacts(body)).toEqual(parsedFacts(body));
+  });
+
+  it('reports a body that is not JSON, or not an object (an array is one: verify then finds its position missing)', () => {
+    expect(leafFacts(genuine.slice(0, -1))).toBe('not JSON');
+    expect(leafFacts('')).toBe('not JSON');
+    for (const body of ['null', '1', '"x"', 'true']) expect(leafFacts(body)).toBe('not an object');
+    expect(leafFacts('[1,2]')).toMatchObject({ logId: undefined, seq: undefined, subscriberIds: [] });
+  });
+
+  it('reads the facts a record is checked against', () => {
+    expect(canonicalFacts(writtenLeaf({ decisions: [{ subscriberId: 'b' }, { subscriberId: 'a' }, { subscriberId: 'b' }] }))).toEqual({
+      logId: 'gw-1',
+      seq: 7,
+      recordId: 'gw-1-7',
+      at: '2026-11-26T10:00:00.000Z',
+      purpose: 'BILLING',
+      callerSub: 'svc',
+      callerKind: 'internal',
+      rejectionCode: null,
+      subscriberIds: ['b', 'a'],
+    });
+  });
+});
