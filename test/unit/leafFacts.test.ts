@@ -132,6 +132,7 @@ describe('leafFacts: the canonical fast path and JSON.parse agree', () => {
     ['a position written -0', genuine.replace('"seq":7', '"seq":-0'), 'fast'],
     ['a position beyond 2^53', genuine.replace('"seq":7', '"seq":123456789012345678901234567890'), 'fast'],
     ['an array', `[${genuine}]`, 'parse'],
+    ['a 200,001-character subscriber id with an escape in its middle', writtenLeaf({ decisions: [{ subscriberId: `${'x'.repeat(100_000)}"${'y'.repeat(100_000)}` }] }), 'fast'],
   ])('%s', (_name, body, path) => {
     const fast = canonicalFacts(body);
     if (path === 'fast') {
