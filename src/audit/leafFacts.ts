@@ -65,17 +65,17 @@ export function parsedFacts(body: string): LeafFacts | LeafFactsProblem {
 }
 
 function distinctSubscribers(decisions: unknown): unknown[] {
-  const ids: unknown[] = [];
-  if (!Array.isArray(decisions)) return ids;
+  if (!Array.isArray(decisions)) return [];
+  return distinct(decisions.map((d) => (d as { subscriberId?: unknown } | null)?.subscriberId));
+}
+
+/** `values` without repeats, in order of first appearance. */
+function distinct<T>(values: T[]): T[] {
   // Most records name one subscriber or a few: a linear scan beats a Set there.
-  const seen = decisions.length > 16 ? new Set<unknown>() : undefined;
-  for (const d of decisions) {
-    const id: unknown = (d as { subscriberId?: unknown } | null)?.subscriberId;
-    if (seen ? seen.has(id) : ids.includes(id)) continue;
-    seen?.add(id);
-    ids.push(id);
-  }
-  return ids;
+  if (values.length > 16) return [...new Set(values)];
+  const out: T[] = [];
+  for (const v of values) if (!out.includes(v)) out.push(v);
+  return out;
 }
 
 // A JSON string's content without escapes (RFC 8259: no raw control characters; the fast path
@@ -140,11 +140,10 @@ export function canonicalFacts(body: string): LeafFacts | undefined {
   } catch {
     return undefined;
   }
-  if (typeof head !== 'object' || head === null || Array.isArray(head)) return undefined;
+  // Valid JSON text that ends in `}` is an object; an empty one means the split followed `{`.
   if (Object.keys(head).length === 0) return undefined;
 
   const ids: string[] = [];
-  let seen: Set<string> | undefined;
   let pos = split + DECISIONS_KEY.length;
   if (body.charCodeAt(pos) === 0x5d /* ] */) pos++;
   else {
@@ -152,12 +151,7 @@ export function canonicalFacts(body: string): LeafFacts | undefined {
       DECISION.lastIndex = pos;
       const m = DECISION.exec(body);
       if (!m) return undefined;
-      const id = m[1];
-      if (seen ? !seen.has(id) : !ids.includes(id)) {
-        ids.push(id);
-        if (seen) seen.add(id);
-        else if (ids.length > 16) seen = new Set(ids);
-      }
+      ids.push(m[1]);
       pos = DECISION.lastIndex;
       if (m[2] === ']') break;
     }
@@ -176,6 +170,6 @@ export function canonicalFacts(body: string): LeafFacts | undefined {
     callerSub: caller?.sub ?? null,
     callerKind: caller?.kind ?? null,
     rejectionCode: rejectionCode ?? null,
-    subscriberIds: ids,
+    subscriberIds: distinct(ids),
   };
 }
