@@ -70,54 +70,82 @@ export function canonicalJson(value: unknown): string {
 /** A decision's members in RFC 8785 order (UTF-16 code units): the only keys the fast path writes. */
 const DECISION_KEYS = ['consentEventId', 'coordinate', 'count', 'effect', 'reason', 'strategy', 'subscriberId'] as const;
 type DecisionKey = (typeof DECISION_KEYS)[number];
-const DECISION_KEY_SET: ReadonlySet<string> = new Set(DECISION_KEYS);
+/** Each decision key's bit in the set of members a decision has. */
+const DECISION_KEY_BIT: ReadonlyMap<string, number> = new Map(DECISION_KEYS.map((key, i) => [key, 1 << i]));
 
 /**
  * Canonical JSON of a leaf's decisions: the same bytes `canonicalJson` writes, without sorting
- * each decision's keys (their set is known) and checking each distinct string once. Only a plain
- * object whose own enumerable members are among those keys, each a string, a finite number or
- * undefined, takes the fast path (each member read once, as `Object.keys` lists them); anything
- * else is written by the general serialiser, so every output and every error is the same.
+ * each decision's keys (their set is known). Only a plain object whose own enumerable members
+ * are among those keys, each a string, a finite number or undefined, takes the fast path (each
+ * member read once, in key order); anything else is written by the general serialiser, so every
+ * output and every error is the same.
  */
 function canonicalDecisions(decisions: readonly unknown[]): string {
-  const quoted = new Map<string, string>();
-  const quote = (s: string): string => {
-    let q = quoted.get(s);
-    if (q === undefined) quoted.set(s, (q = compact(text(s))));
-    return q;
-  };
-  const members: Partial<Record<DecisionKey, string | number>> = {};
   let out = '[';
   for (let i = 0; i < decisions.length; i++) {
     if (i > 0) out += ',';
     const d = decisions[i];
-    if (!readDecision(d, members)) {
-      out += serialise(d) ?? 'null';
-      continue;
-    }
-    let o = '{';
-    for (const key of DECISION_KEYS) {
-      const v = members[key];
-      if (v === undefined) continue;
-      o += `${o.length === 1 ? '' : ','}"${key}":${typeof v === 'number' ? JSON.stringify(v) : quote(v)}`;
-    }
-    out += `${o}}`;
+    out += decisionText(d) ?? serialise(d) ?? 'null';
   }
   return `${out}]`;
 }
 
-/** Reads a plain decision's members into `into` (cleared first); false if it is not one. */
-function readDecision(d: unknown, into: Partial<Record<DecisionKey, string | number>>): boolean {
-  if (d === null || typeof d !== 'object' || Object.getPrototypeOf(d) !== Object.prototype) return false;
-  for (const key of DECISION_KEYS) into[key] = undefined;
-  for (const key of Object.keys(d)) {
-    if (!DECISION_KEY_SET.has(key)) return false;
-    const v = (d as Record<string, unknown>)[key];
-    if (v === undefined) continue;
-    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) into[key as DecisionKey] = v;
-    else return false;
+/** A member's canonical text: '' when undefined (left out), null when not a string or finite number. */
+function memberText(v: unknown): string | null {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return text(v);
+  if (typeof v === 'number' && Number.isFinite(v)) return JSON.stringify(v);
+  return null;
+}
+
+/**
+ * A plain decision's canonical text, its members read once each in key order (so a string that
+ * has no canonical form throws where `serialise` would); undefined when it is not a plain
+ * decision. Members are written only when `Object.keys` lists them, as `serialise` does (never
+ * one inherited from a polluted prototype).
+ */
+function decisionText(d: unknown): string | undefined {
+  if (d === null || typeof d !== 'object' || Object.getPrototypeOf(d) !== Object.prototype) return undefined;
+  const keys = Object.keys(d);
+  let present = 0;
+  for (let k = 0; k < keys.length; k++) {
+    const bit = DECISION_KEY_BIT.get(keys[k]);
+    if (bit === undefined) return undefined;
+    present |= bit;
   }
-  return true;
+  // One property read per key written (monomorphic for the writer's decisions), in key order.
+  const r = d as Record<DecisionKey, unknown>;
+  let o = '';
+  let m: string | null;
+  if (present & 1) {
+    if ((m = memberText(r.consentEventId)) === null) return undefined;
+    if (m !== '') o += `,"consentEventId":${m}`;
+  }
+  if (present & 2) {
+    if ((m = memberText(r.coordinate)) === null) return undefined;
+    if (m !== '') o += `,"coordinate":${m}`;
+  }
+  if (present & 4) {
+    if ((m = memberText(r.count)) === null) return undefined;
+    if (m !== '') o += `,"count":${m}`;
+  }
+  if (present & 8) {
+    if ((m = memberText(r.effect)) === null) return undefined;
+    if (m !== '') o += `,"effect":${m}`;
+  }
+  if (present & 16) {
+    if ((m = memberText(r.reason)) === null) return undefined;
+    if (m !== '') o += `,"reason":${m}`;
+  }
+  if (present & 32) {
+    if ((m = memberText(r.strategy)) === null) return undefined;
+    if (m !== '') o += `,"strategy":${m}`;
+  }
+  if (present & 64) {
+    if ((m = memberText(r.subscriberId)) === null) return undefined;
+    if (m !== '') o += `,"subscriberId":${m}`;
+  }
+  return o === '' ? '{}' : `{${o.slice(1)}}`;
 }
 
 /**
@@ -146,7 +174,7 @@ export function canonicalLeaf(leaf: object): string {
     }),
   });
   const at = around.indexOf(SPLICE);
-  return compact(around.slice(0, at)) + written + compact(around.slice(at + 1));
+  return compact(around.slice(0, at) + written + around.slice(at + 1));
 }
 
 const SPLICE = '\u0001';
