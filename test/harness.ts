@@ -205,6 +205,7 @@ export function breakableAuditDb(db: Db): { db: Db; state: { broken: boolean } }
     query: guarded((sql, params) => db.query(sql, params)),
     exec: (sql) => db.exec(sql),
     transaction: (fn) => db.transaction((tx) => fn({ query: guarded((sql, params) => tx.query(sql, params)) })),
+    session: (fn) => db.session((conn) => fn({ query: guarded((sql, params) => conn.query(sql, params)) })),
     close: () => db.close(),
   };
   return { db: wrapped, state };

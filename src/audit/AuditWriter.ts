@@ -166,20 +166,28 @@ export class AuditWriter {
       return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${deflatedParam(b + 7)}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}, $${b + 12}::text[])`;
     });
     try {
-      // An explicit transaction, though one INSERT would be atomic alone: a write that times out
-      // on the client is then rolled back on its connection before resync reads the log, instead
-      // of possibly committing after it (and colliding with the next batch's positions).
-      await this.db.transaction((tx) =>
-        tx.query(
-          `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, body_deflate, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
-           VALUES ${values.join(', ')}`,
-          params,
-        ),
-      );
+      // One statement, atomic on its own: one round trip per batch. When it fails, the log is
+      // re-read on the same connection, so the re-read runs only after the INSERT has ended on
+      // the server: an INSERT that timed out on the client but then committed is taken into the
+      // tree, not collided with. (Should a connection break while the server still commits, the
+      // primary key (log_id, seq) refuses the next batch at those positions and its re-read takes
+      // them in: the log never forks, and a record the gateway reported as failed may be in it.)
+      await this.db.session(async (conn) => {
+        try {
+          await conn.query(
+            `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, body_deflate, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+             VALUES ${values.join(', ')}`,
+            params,
+          );
+        } catch (err) {
+          // The same connection first; should it be broken, any other (as good as can be known).
+          if (!(await this.resync(conn))) await this.resync();
+          throw err;
+        }
+      });
     } catch (err) {
       this.stats.failures++;
       this.lastWriteFailed = true;
-      await this.resync();
       const code = String((err as { code?: unknown }).code ?? '');
       if ((code.startsWith('22') || code.startsWith('23')) && rows.length > 1 && this.frontier.size === start) return rows.map((r) => r.pending);
       const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
@@ -198,15 +206,17 @@ export class AuditWriter {
    * After a failed write, re-reads the log: a commit whose acknowledgement was lost did land, and
    * the in-memory tree must then take those records in, or every later write would collide.
    */
-  private async resync(): Promise<void> {
+  private async resync(conn: Pick<Db, 'query'> = this.db): Promise<boolean> {
     try {
-      const { rows } = await this.db.query<{ leaf_hash: string }>('SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq', [
+      const { rows } = await conn.query<{ leaf_hash: string }>('SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq', [
         this.logId,
         this.frontier.size,
       ]);
       for (const r of rows) this.frontier.push(Buffer.from(r.leaf_hash, 'hex'));
+      return true;
     } catch {
       // Still unreachable: the next batch will fail (and resync) again.
+      return false;
     }
   }
 

@@ -15,5 +15,11 @@ export interface Db {
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; it is rolled back when `fn` throws. */
   transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn`'s statements on one connection, one after another, each its own transaction. A
+   * statement sent after one that failed on the client (a timeout) runs only once that one has
+   * ended on the server, so it sees its outcome. The connection is discarded when `fn` throws.
+   */
+  session<T>(fn: (conn: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

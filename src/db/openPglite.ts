@@ -38,6 +38,8 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
       chain = run.catch(() => undefined);
       return run as Promise<T>;
     },
+    // One connection, whose every query already waits for the one before (and for transactions).
+    session: (fn) => fn({ query: (sql, params) => pg.query(sql, params as unknown[] | undefined) }),
     async close() {
       try {
         await pg.close();

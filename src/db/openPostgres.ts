@@ -34,9 +34,9 @@ function describeFailure(err: unknown): string {
 }
 
 /** Opens a pooled connection to a PostgreSQL server (`DATABASE_URL`). */
-export async function openPostgres(url: string, options: { max?: number } = {}): Promise<Db> {
+export async function openPostgres(url: string, options: { max?: number; queryTimeoutMs?: number } = {}): Promise<Db> {
   // Bounded waits: a database that stops answering fails requests (fail closed) instead of hanging them.
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, query_timeout: options.queryTimeoutMs ?? 30_000 });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
   // Fail fast with a clear error when the server is down, refuses us or does not answer.
@@ -73,6 +73,20 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
         throw err;
       } finally {
         c.release();
+      }
+    },
+    async session(fn) {
+      const c = await pool.connect();
+      let failed: unknown;
+      try {
+        return await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
+      } catch (err) {
+        failed = err;
+        throw err;
+      } finally {
+        // After a failure the connection may still be running a statement (a client timeout
+        // does not stop it on the server) or be broken: it is closed, not handed out again.
+        c.release(failed === undefined ? undefined : failed instanceof Error ? failed : true);
       }
     },
     close: () => pool.end(),

@@ -68,6 +68,7 @@ function slowConsent(db: Db) {
     }) as Db['query'],
     exec: (sql) => db.exec(sql),
     transaction: (fn) => db.transaction(fn),
+    session: (fn) => db.session(fn),
     close: () => db.close(),
   };
   const release = () => {
