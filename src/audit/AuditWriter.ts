@@ -30,8 +30,9 @@ interface Pending {
 
 /**
  * The single sequencer of one Merkle log (one per gateway process). append() resolves once the
- * record is committed; records of concurrent requests share one transaction (group commit). A
- * failed write consumes no sequence number and rejects every record of its batch. Checkpoints
+ * record is committed; records of concurrent requests share one INSERT (group commit). A failed
+ * write rejects every record of its batch and consumes no sequence number, unless it committed
+ * after all (its re-read of the log then takes the records in). Checkpoints
  * are signed from the same in-memory frontier the appends extend, so a checkpoint can never be
  * inconsistent with an earlier one of the same log.
  */
