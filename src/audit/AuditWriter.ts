@@ -190,13 +190,22 @@ export class AuditWriter {
       this.stats.failures++;
       this.lastWriteFailed = true;
       const code = String((err as { code?: unknown }).code ?? '');
-      if ((code.startsWith('22') || code.startsWith('23')) && rows.length > 1 && this.frontier.size === start) return rows.map((r) => r.pending);
+      // Refused for its data (one record may be what the store cannot take): one by one. Refused
+      // because its positions were taken by an earlier write that committed after all (the
+      // re-read took those in): again, at the next positions.
+      const dataRefused = (code.startsWith('22') || code.startsWith('23')) && this.frontier.size === start;
+      const positionsTaken = code === '23505' && this.frontier.size > start;
+      if (rows.length > 1 && (dataRefused || positionsTaken)) return rows.map((r) => r.pending);
       const error = new Error(`The audit log could not be written: ${(err as Error).message}`);
       for (const r of rows) r.pending.reject(error);
       return [];
     }
     this.lastWriteFailed = false;
-    for (const r of rows) this.frontier.push(r.hash);
+    // Only positions the tree does not hold yet: a probe's re-read may already have taken this
+    // committed batch in while its acknowledgement was on its way.
+    rows.forEach((r, i) => {
+      if (start + i === this.frontier.size) this.frontier.push(r.hash);
+    });
     this.stats.records += rows.length;
     this.stats.batches++;
     for (const r of rows) r.pending.resolve({ recordId: r.leaf.recordId, seq: r.leaf.seq });
@@ -209,11 +218,13 @@ export class AuditWriter {
    */
   private async resync(conn: Pick<Db, 'query'> = this.db): Promise<boolean> {
     try {
-      const { rows } = await conn.query<{ leaf_hash: string }>('SELECT leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq', [
+      const { rows } = await conn.query<{ seq: string | number; leaf_hash: string }>('SELECT seq, leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq', [
         this.logId,
         this.frontier.size,
       ]);
-      for (const r of rows) this.frontier.push(Buffer.from(r.leaf_hash, 'hex'));
+      // Each at its own position only: a write (or another re-read) may have taken some in
+      // meanwhile, and the tree must never hold a position twice or skip one.
+      for (const r of rows) if (Number(r.seq) === this.frontier.size) this.frontier.push(Buffer.from(r.leaf_hash, 'hex'));
       return true;
     } catch {
       // Still unreachable: the next batch will fail (and resync) again.

@@ -75,10 +75,11 @@ const DECISION_KEY_BIT: ReadonlyMap<string, number> = new Map(DECISION_KEYS.map(
 
 /**
  * Canonical JSON of a leaf's decisions: the same bytes `canonicalJson` writes, without sorting
- * each decision's keys (their set is known). Only a plain object whose own enumerable members
- * are among those keys, each a string, a finite number or undefined, takes the fast path (each
- * member read once, in key order); anything else is written by the general serialiser, so every
- * output and every error is the same.
+ * each decision's keys (their set is known). A plain object without `toJSON` whose own enumerable
+ * members are among those keys takes the fast path (each member read once, in key order, as
+ * `serialise` reads them; a member that is not a string or a finite number written by
+ * `serialise`); anything else is written by the general serialiser, so every output and every
+ * error is the same.
  */
 function canonicalDecisions(decisions: readonly unknown[]): string {
   let out = '[';
@@ -90,12 +91,11 @@ function canonicalDecisions(decisions: readonly unknown[]): string {
   return `${out}]`;
 }
 
-/** A member's canonical text: '' when undefined (left out), null when not a string or finite number. */
-function memberText(v: unknown): string | null {
-  if (v === undefined) return '';
+/** A member's canonical text, '' when it is left out; anything but a string or a finite number by the general serialiser (same text, same error). */
+function memberText(v: unknown): string {
   if (typeof v === 'string') return text(v);
   if (typeof v === 'number' && Number.isFinite(v)) return JSON.stringify(v);
-  return null;
+  return serialise(v) ?? '';
 }
 
 /**
@@ -106,6 +106,8 @@ function memberText(v: unknown): string | null {
  */
 function decisionText(d: unknown): string | undefined {
   if (d === null || typeof d !== 'object' || Object.getPrototypeOf(d) !== Object.prototype) return undefined;
+  // Read first, as `serialise` reads it (an own toJSON may be non-enumerable, or come from a proxy).
+  if (typeof (d as { toJSON?: unknown }).toJSON === 'function') return undefined;
   const keys = Object.keys(d);
   let present = 0;
   for (let k = 0; k < keys.length; k++) {
@@ -116,35 +118,14 @@ function decisionText(d: unknown): string | undefined {
   // One property read per key written (monomorphic for the writer's decisions), in key order.
   const r = d as Record<DecisionKey, unknown>;
   let o = '';
-  let m: string | null;
-  if (present & 1) {
-    if ((m = memberText(r.consentEventId)) === null) return undefined;
-    if (m !== '') o += `,"consentEventId":${m}`;
-  }
-  if (present & 2) {
-    if ((m = memberText(r.coordinate)) === null) return undefined;
-    if (m !== '') o += `,"coordinate":${m}`;
-  }
-  if (present & 4) {
-    if ((m = memberText(r.count)) === null) return undefined;
-    if (m !== '') o += `,"count":${m}`;
-  }
-  if (present & 8) {
-    if ((m = memberText(r.effect)) === null) return undefined;
-    if (m !== '') o += `,"effect":${m}`;
-  }
-  if (present & 16) {
-    if ((m = memberText(r.reason)) === null) return undefined;
-    if (m !== '') o += `,"reason":${m}`;
-  }
-  if (present & 32) {
-    if ((m = memberText(r.strategy)) === null) return undefined;
-    if (m !== '') o += `,"strategy":${m}`;
-  }
-  if (present & 64) {
-    if ((m = memberText(r.subscriberId)) === null) return undefined;
-    if (m !== '') o += `,"subscriberId":${m}`;
-  }
+  let m: string;
+  if (present & 1 && (m = memberText(r.consentEventId)) !== '') o += `,"consentEventId":${m}`;
+  if (present & 2 && (m = memberText(r.coordinate)) !== '') o += `,"coordinate":${m}`;
+  if (present & 4 && (m = memberText(r.count)) !== '') o += `,"count":${m}`;
+  if (present & 8 && (m = memberText(r.effect)) !== '') o += `,"effect":${m}`;
+  if (present & 16 && (m = memberText(r.reason)) !== '') o += `,"reason":${m}`;
+  if (present & 32 && (m = memberText(r.strategy)) !== '') o += `,"strategy":${m}`;
+  if (present & 64 && (m = memberText(r.subscriberId)) !== '') o += `,"subscriberId":${m}`;
   return o === '' ? '{}' : `{${o.slice(1)}}`;
 }
 

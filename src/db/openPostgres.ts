@@ -34,9 +34,19 @@ function describeFailure(err: unknown): string {
 }
 
 /** Opens a pooled connection to a PostgreSQL server (`DATABASE_URL`). */
-export async function openPostgres(url: string, options: { max?: number; queryTimeoutMs?: number } = {}): Promise<Db> {
-  // Bounded waits: a database that stops answering fails requests (fail closed) instead of hanging them.
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5000, query_timeout: options.queryTimeoutMs ?? 30_000 });
+export async function openPostgres(url: string, options: { max?: number; queryTimeoutMs?: number; statementTimeoutMs?: number } = {}): Promise<Db> {
+  // Bounded waits: a database that stops answering fails requests (fail closed) instead of hanging
+  // them. The server stops a statement before the client gives up on it, so a statement the client
+  // has abandoned is rarely still running (and then committing) on the server.
+  const queryTimeout = options.queryTimeoutMs ?? 30_000;
+  const statementTimeout = options.statementTimeoutMs ?? Math.max(1, queryTimeout - 5_000);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 5000,
+    query_timeout: queryTimeout,
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+  });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
   // Fail fast with a clear error when the server is down, refuses us or does not answer.
@@ -62,33 +72,70 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       await pool.query(sql);
     },
     async transaction(fn) {
-      const c = await pool.connect();
+      const c = await checkOut(pool);
+      let failed: unknown;
       try {
         await c.query('BEGIN');
         const result = await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
         await c.query('COMMIT');
         return result;
       } catch (err) {
+        failed = err;
         await c.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        c.release();
+        // A failed transaction's connection is closed: its ROLLBACK may not have run (it can time
+        // out behind a statement still running), and a connection left inside a transaction must
+        // never be handed out again (what runs on it next would not be committed).
+        checkIn(c, failed);
       }
     },
     async session(fn) {
-      const c = await pool.connect();
+      const c = await checkOut(pool);
       let failed: unknown;
       try {
-        return await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
+        const result = await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
+        // Each statement was its own transaction: anything else means nothing here was committed.
+        if (c.getTransactionStatus() !== 'I') throw new Error('The connection was left inside a transaction: nothing on it was committed.');
+        return result;
       } catch (err) {
         failed = err;
         throw err;
       } finally {
         // After a failure the connection may still be running a statement (a client timeout
         // does not stop it on the server) or be broken: it is closed, not handed out again.
-        c.release(failed === undefined ? undefined : failed instanceof Error ? failed : true);
+        checkIn(c, failed);
       }
     },
     close: () => pool.end(),
   };
+}
+
+/** Ignores a checked-out connection's 'error' event: the query in flight rejects with the error. */
+const ignoreError = () => undefined;
+
+/**
+ * A connection from the pool, idle (outside any transaction), with an 'error' listener while it is
+ * checked out: pg-pool removes its own then, and a connection lost mid-statement would otherwise
+ * emit an unhandled 'error' and end the process.
+ */
+async function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (let attempt = 0; ; attempt++) {
+    const c = await pool.connect();
+    c.on('error', ignoreError);
+    const status = c.getTransactionStatus();
+    if (status === 'I' || status === null) return c;
+    checkIn(c, new Error('connection not idle'));
+    if (attempt >= 2) throw new Error('The database pool handed out no idle connection.');
+  }
+}
+
+/** Returns a connection to the pool, or closes it when `failed` is set. */
+function checkIn(c: pg.PoolClient, failed: unknown): void {
+  if (failed === undefined) {
+    c.removeListener('error', ignoreError); // the pool's own listener takes over while it is idle
+    c.release();
+  } else {
+    c.release(failed instanceof Error ? failed : true); // closed: the listener stays until it ends
+  }
 }

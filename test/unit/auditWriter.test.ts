@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
+import type { Db } from '../../src/db/index.js';
 import { openTestDb } from '../harness.js';
 
 const entry = (i: number): AuditEntry => ({
@@ -80,5 +81,48 @@ describe('AuditWriter', () => {
     expect(await writer.checkpoint()).toBeUndefined();
     await writer.close();
     await expect(writer.append(entry(2))).rejects.toThrow('The audit log is closed.');
+  });
+
+  it('a readiness probe that re-reads the log while a committed batch is being acknowledged adds it once: no position skipped', async () => {
+    const state = { fail: false, slowAck: 0 };
+    const writes = (sql: string) => sql.includes('INSERT INTO audit_records') && !sql.includes('-1,');
+    const wrapped: Db = {
+      ...db,
+      kind: db.kind,
+      query: db.query,
+      exec: db.exec,
+      transaction: db.transaction,
+      close: db.close,
+      session: (fn) =>
+        db.session((conn) =>
+          fn({
+            query: (async (sql: string, params?: readonly unknown[]) => {
+              if (state.fail && writes(sql)) throw new Error('could not extend file: No space left on device');
+              const result = await conn.query(sql, params);
+              if (state.slowAck && writes(sql)) await new Promise((r) => setTimeout(r, state.slowAck)); // committed, the answer late
+              return result;
+            }) as Db['query'],
+          }),
+        ),
+    };
+    const writer = await AuditWriter.open(wrapped, { policyVersion: 'v', signer });
+    await writer.append(entry(1));
+    state.fail = true;
+    await expect(writer.append(entry(2))).rejects.toThrow(/could not be written/);
+    expect(writer.healthy).toBe(false);
+    state.fail = false;
+    state.slowAck = 300;
+    const pending = writer.append(entry(3));
+    await new Promise((r) => setTimeout(r, 150)); // the batch is committed; its acknowledgement is on its way
+    expect(await writer.probe()).toBe(true);
+    await expect(pending).resolves.toMatchObject({ seq: 1 });
+    state.slowAck = 0;
+    await expect(writer.append(entry(4))).resolves.toMatchObject({ seq: 2 });
+    expect(writer.size).toBe(3);
+    await writer.close();
+    const { rows } = await db.query<{ seq: string | number }>('SELECT seq FROM audit_records WHERE log_id = $1 ORDER BY seq', [writer.logId]);
+    expect(rows.map((r) => Number(r.seq))).toEqual([0, 1, 2]);
+    const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
+    expect(report.ok).toBe(true);
   });
 });

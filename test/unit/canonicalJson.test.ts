@@ -113,6 +113,12 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
   const withGetter = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW' } as Record<string, unknown>;
   let reads = 0;
   Object.defineProperty(withGetter, 'count', { enumerable: true, get: () => (++reads === 1 ? 1 : Number.NaN) });
+  // A getter read before a member that is not a string or a number: still read once.
+  let coordinateReads = 0;
+  const getterThenOther = { subscriberId: 's', effect: true, count: 1 } as Record<string, unknown>;
+  Object.defineProperty(getterThenOther, 'coordinate', { enumerable: true, get: () => `c${++coordinateReads}` });
+  const hiddenToJson = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW', count: 1 };
+  Object.defineProperty(hiddenToJson, 'toJSON', { enumerable: false, value: () => 'REPLACED' });
   const hidden = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW', count: 1 };
   Object.defineProperty(hidden, 'reason', { enumerable: false, value: { not: 'written' } });
   const arrayWithToJson = Object.assign([{ subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW', count: 1 }], { toJSON: () => 'replaced' });
@@ -125,6 +131,10 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
     ['a decision from another prototype', () => ({ decisions: [Object.assign(Object.create({ inherited: 1 }) as object, { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW', count: 1 })] })],
     ['a decision with a getter (read once)', () => ({ decisions: [withGetter] })],
     ['a decision with a non-enumerable member', () => ({ decisions: [hidden] })],
+    ['a decision with a non-enumerable toJSON', () => ({ decisions: [hiddenToJson] })],
+    ['a decision whose toJSON comes from a proxy', () => ({ decisions: [new Proxy({ subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW', count: 1 }, { get: (t, k) => (k === 'toJSON' ? () => 'PROXIED' : Reflect.get(t, k)) })] })],
+    ['a getter read once though a later member is not a string or number', () => ({ decisions: [getterThenOther] })],
+    ['members that are null, booleans, objects or arrays', () => ({ decisions: [{ subscriberId: 's', coordinate: null, effect: true, count: 1, reason: { b: 1, a: [2, 'x'] }, strategy: () => 1 }] })],
     ['decisions with a toJSON', () => ({ decisions: arrayWithToJson })],
     ['decisions with holes', () => ({ decisions: holes })],
     ['no decisions member', () => ({ at: 'x' })],
@@ -132,8 +142,10 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
     ['errors in the caller and in a decision: the caller comes first', () => ({ caller: { n: Number.NaN }, decisions: [{ subscriberId: String.fromCharCode(0xd800), coordinate: 'T.f', effect: 'ALLOW', count: 1 }] })],
   ])('%s', (_name, make) => {
     reads = 0;
+    coordinateReads = 0;
     const expected = general(make());
     reads = 0;
+    coordinateReads = 0;
     expect(fast(make())).toEqual(expected);
   });
 
