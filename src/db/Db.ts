@@ -18,7 +18,8 @@ export interface Db {
   /**
    * Runs `fn`'s statements on one connection, one after another, each its own transaction. A
    * statement sent after one that failed on the client (a timeout) runs only once that one has
-   * ended on the server, so it sees its outcome. The connection is discarded when `fn` throws.
+   * ended on the server, so it sees its outcome. On PostgreSQL the connection is closed when
+   * `fn` throws; PGlite's single connection runs one statement at a time anyway.
    */
   session<T>(fn: (conn: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;

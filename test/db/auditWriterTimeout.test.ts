@@ -26,18 +26,37 @@ function holdLock(holder: Db, table: string, whileHeld: (c: Pick<Db, 'query'>) =
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What each test runs on: a fresh store, the gateway's pool on it, another session, a signer. */
+interface Stores {
+  store: Awaited<ReturnType<typeof openTestDb>>;
+  db: Db;
+  holder: Db;
+  signer: ReturnType<typeof loadOrCreateAuditSigner>;
+}
+
+/** Runs `body` on a fresh store with the gateway's pool opened with `options`; everything is closed and dropped after. */
+async function withStores(options: Parameters<typeof openPostgres>[1], body: (s: Stores) => Promise<void>): Promise<void> {
+  const store = await openTestDb();
+  const dir = mkdtempSync(join(tmpdir(), 'pg-writer-faults-'));
+  const db = await openPostgres(store.url!, options);
+  const holder = await openPostgres(store.url!, { max: 1 });
+  try {
+    await body({ store, db, holder, signer: loadOrCreateAuditSigner(dir) });
+  } finally {
+    await holder.close();
+    await db.close();
+    await store.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The client's wait for one statement in this test (the product's is 30 s). */
 const TIMEOUT_MS = 1000;
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)('audit writes when the connection fails (PostgreSQL)', () => {
   it('is taken into the tree by the re-read on its own connection: the next record lands after it, and the log verifies', async () => {
-    const store = await openTestDb();
-    const dir = mkdtempSync(join(tmpdir(), 'pg-writer-timeout-'));
     // No server-side statement timeout here: the case is a statement that outlives the client's wait.
-    const db = await openPostgres(store.url!, { max: 4, queryTimeoutMs: TIMEOUT_MS, statementTimeoutMs: 0 });
-    const holder = await openPostgres(store.url!, { max: 1 });
-    try {
-      const signer = loadOrCreateAuditSigner(dir);
+    await withStores({ max: 4, queryTimeoutMs: TIMEOUT_MS, statementTimeoutMs: 0 }, async ({ store, db, holder, signer }) => {
       const writer = await AuditWriter.open(db, { policyVersion: 'p', signer });
       // Another session holds the records table: the writer's INSERT waits on the server past
       // the client's timeout, and commits once the lock is let go (before the re-read's own
@@ -56,21 +75,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('audit writes when the connectio
       await writer.close();
       const trusted = [{ name: signer.name, publicKey: signer.publicKey }];
       expect(await verifyLogs(dbAuditStore(store), trusted)).toMatchObject({ ok: true, leaves: 2 });
-    } finally {
-      await holder.close();
-      await db.close();
-      await store.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a connection terminated in the middle of an INSERT refuses that batch only: the process goes on, the next record is written, the log verifies', async () => {
-    const store = await openTestDb();
-    const dir = mkdtempSync(join(tmpdir(), 'pg-writer-kill-'));
-    const db = await openPostgres(store.url!, { max: 4 });
-    const holder = await openPostgres(store.url!, { max: 1 });
-    try {
-      const signer = loadOrCreateAuditSigner(dir);
+    await withStores({ max: 4 }, async ({ store, db, holder, signer }) => {
       const writer = await AuditWriter.open(db, { policyVersion: 'p', signer });
       let terminated = 0;
       const lock = holdLock(holder, 'audit_records', async (c) => {
@@ -94,22 +103,14 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('audit writes when the connectio
       await writer.close();
       const trusted = [{ name: signer.name, publicKey: signer.publicKey }];
       expect(await verifyLogs(dbAuditStore(store), trusted)).toMatchObject({ ok: true, leaves: 1 });
-    } finally {
-      await holder.close();
-      await db.close();
-      await store.drop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a transaction whose ROLLBACK timed out closes its connection: a statement run next on the pool is committed', async () => {
-    const store = await openTestDb();
-    // One connection: were the failed transaction's handed back, the next statement would run in it.
-    const db = await openPostgres(store.url!, { max: 1, queryTimeoutMs: 400, statementTimeoutMs: 0 });
-    const holder = await openPostgres(store.url!, { max: 1 });
     const logRow = (id: string) => [id, `origin/${id}`, 'k', 'pk'];
     const insertLog = 'INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, $2, $3, $4)';
-    try {
+    // One connection: were the failed transaction's handed back, the next statement would run in it.
+    await withStores({ max: 1, queryTimeoutMs: 400, statementTimeoutMs: 0 }, async ({ store, db, holder }) => {
       const lock = holdLock(holder, 'audit_logs', () => sleep(1200)); // past the INSERT's timeout and its ROLLBACK's
       await lock.taken;
       await expect(db.transaction((tx) => tx.query(insertLog, logRow('in-failed-transaction')))).rejects.toThrow(/timeout/i);
@@ -117,10 +118,6 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('audit writes when the connectio
       await db.session((c) => c.query(insertLog, logRow('after')));
       const { rows } = await store.query<{ log_id: string }>('SELECT log_id FROM audit_logs ORDER BY log_id');
       expect(rows.map((r) => r.log_id)).toEqual(['after']);
-    } finally {
-      await holder.close();
-      await db.close();
-      await store.drop();
-    }
+    });
   });
 });
