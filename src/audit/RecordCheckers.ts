@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RecordPage } from './AuditStore.js';
+import type { CopiedPage } from './copiedRecords.js';
 import { checkRecords, type CheckedRecords } from './checkRecords.js';
 import type { CheckRequest } from './checkRecordsWorker.js';
 
 /** Checks pages of records: on this thread, or spread over worker threads. */
 export interface RecordCheckers {
-  check(page: RecordPage, logId: string, firstIndex: number): Promise<CheckedRecords>;
+  check(page: RecordPage | CopiedPage, logId: string, firstIndex: number): Promise<CheckedRecords>;
   /** How many pages may be in flight at once to keep every checker busy. */
   readonly depth: number;
   /** Whether they can take pages now (worker threads take a moment to start). */
@@ -25,7 +26,7 @@ export function defaultVerifyWorkers(): number {
 export function inThreadCheckers(): RecordCheckers {
   return {
     // A throw becomes this page's rejection, met in page order like a worker's.
-    check: (page, logId, firstIndex) => new Promise((resolve) => resolve(checkRecords(page, logId, firstIndex))),
+    check: (page, logId, firstIndex) => new Promise((resolve) => resolve({ ...checkRecords(page, logId, firstIndex), ...('copy' in page ? { copy: page.copy } : {}) })),
     depth: 1,
     ready: true,
     untilReady: async () => undefined,
@@ -41,7 +42,7 @@ type Reply = { id: number; error?: string; ready?: true } & Partial<CheckedRecor
  * later one, fail: verify then stops with that error, never with a partial pass.
  */
 export function workerCheckers(count: number): RecordCheckers {
-  const entry = new URL('./checkRecordsWorker.mjs', import.meta.url);
+  const entry = new URL('./checkRecordsWorker.cjs', import.meta.url);
   const pending = new Map<number, { resolve: (r: CheckedRecords) => void; reject: (e: Error) => void }>();
   let failure: Error | undefined;
   const fail = (err: Error) => {
@@ -56,7 +57,9 @@ export function workerCheckers(count: number): RecordCheckers {
   const readiness = new Promise<void>((resolve) => (onReady = resolve));
   const workers: Worker[] = [];
   const start = () => {
-    const w = new Worker(entry);
+    // No inherited Node flags: a parent started with `--import tsx` would give each worker tsx's
+    // ESM loader thread too (the entry registers the loader it needs itself).
+    const w = new Worker(entry, { execArgv: [] });
     w.on('message', (m: Reply) => {
       if (m.ready) {
         if (++started === count) onReady();
@@ -66,7 +69,7 @@ export function workerCheckers(count: number): RecordCheckers {
       if (!p) return;
       pending.delete(m.id);
       if (m.error !== undefined) p.reject(new Error(`a verify worker failed: ${m.error}`));
-      else p.resolve({ hashes: m.hashes!, passed: m.passed!, ...(m.problem ? { problem: m.problem } : {}) });
+      else p.resolve({ hashes: m.hashes!, passed: m.passed!, ...(m.problem ? { problem: m.problem } : {}), ...(m.copy ? { copy: m.copy } : {}) });
     });
     w.on('error', (err) => fail(new Error(`a verify worker failed: ${err.message}`)));
     w.on('exit', (code) => {
@@ -95,7 +98,8 @@ export function workerCheckers(count: number): RecordCheckers {
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
         const request: CheckRequest = { id, page, logId, firstIndex };
-        workers[id % workers.length].postMessage(request);
+        // A copied page's buffer moves to the worker (it is this page's alone), no copy.
+        workers[id % workers.length].postMessage(request, page && 'copy' in page ? [page.copy.buffer as ArrayBuffer] : []);
       });
     },
     async close() {

@@ -1,7 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
+import { CopiedRecords, type CopiedColumns, type CopiedPage } from './copiedRecords.js';
 import { leafFacts, type LeafFacts } from './leafFacts.js';
 import { readLeaf, type ReadLeaf } from './leafStorage.js';
-import { leafHash, leafHashHex } from './merkle.js';
+import { leafHash, leafHashHex, leafHashHexOfBytes } from './merkle.js';
 
 /** What checking one page of records found: their leaf hashes, up to the first broken one. */
 export interface CheckedRecords {
@@ -11,10 +13,27 @@ export interface CheckedRecords {
   passed: number;
   /** The first broken record of the page: its index in the log and what is wrong. */
   problem?: { index: number; message: string };
+  /** A copied page's buffer, given back once checked (from a worker: moved back), for reuse. */
+  copy?: Uint8Array;
+}
+
+/** A record's query columns as verify compares them (subscriberIds null: not a one-dimensional array). */
+type Columns = NonNullable<StoredRecord['index']> | CopiedColumns;
+
+/** One stored record, from either form of page. */
+interface RecordToCheck {
+  seq: number;
+  recordId: string | null;
+  leafHash: string | null;
+  /** The leaf as text, or its UTF-8 bytes (a copied page), or null. */
+  body: string | Buffer | null;
+  deflated: Uint8Array | null;
+  /** The query columns, or their JSON array text (a row page: parsed only when they are compared). */
+  columns: Columns | string;
 }
 
 /** The query columns of a stored record that no longer match its body, by name. */
-function changedColumns(leaf: LeafFacts, index: NonNullable<StoredRecord['index']>): string[] {
+function changedColumns(leaf: LeafFacts, index: Columns): string[] {
   const changed: string[] = [];
   if (typeof leaf.at !== 'string' || Date.parse(leaf.at) !== index.atMs) changed.push('at');
   if (leaf.purpose !== index.purpose) changed.push('purpose');
@@ -26,8 +45,8 @@ function changedColumns(leaf: LeafFacts, index: NonNullable<StoredRecord['index'
 }
 
 /** Whether the `subscriber_ids` column holds exactly the distinct subscribers `ids` of the decisions. */
-function sameSubscribers(ids: unknown[], column: ReadonlyArray<string | null>): boolean {
-  if (ids.length !== column.length) return false;
+function sameSubscribers(ids: unknown[], column: ReadonlyArray<string | null> | null): boolean {
+  if (column === null || ids.length !== column.length) return false;
   if (ids.length === 1) return ids[0] === column[0];
   // Both sides sorted alike; strict equality of every element, so a match is never wrongly found.
   const a = [...ids].sort();
@@ -42,16 +61,27 @@ function sameSubscribers(ids: unknown[], column: ReadonlyArray<string | null>): 
  * record that does not. Pure and synchronous: `audit verify` runs it on its own thread or in
  * worker threads, with the same result.
  */
-export function checkRecords(page: RecordPage, logId: string, firstIndex: number): CheckedRecords {
+export function checkRecords(page: RecordPage | CopiedPage, logId: string, firstIndex: number): CheckedRecords {
   const count = page.seq.length;
   const hashes = new Uint8Array(count * 32);
   const out = Buffer.from(hashes.buffer, hashes.byteOffset, hashes.byteLength);
   let passed = 0;
   const stop = (message: string, index = firstIndex + passed): CheckedRecords => ({ hashes: hashes.subarray(0, passed * 32), passed, problem: { index, message } });
+  let copied: CopiedRecords | undefined;
+  try {
+    copied = 'copy' in page ? new CopiedRecords(page.copy) : undefined;
+  } catch {
+    return stop(`record ${firstIndex} is not a valid audit record`);
+  }
+  const rows = copied ? undefined : (page as RecordPage);
   for (let i = 0; i < count; i++) {
     const index = firstIndex + passed;
     try {
-      const problem = checkOne(page, i, index, logId, out, passed);
+      const record: RecordToCheck | undefined = copied
+        ? copied.next()
+        : { seq: rows!.seq[i], recordId: rows!.recordId[i], leafHash: rows!.leafHash[i], body: rows!.body[i], deflated: rows!.deflated[i], columns: rows!.columns[i] };
+      if (!record) return stop(`record ${index} is missing (the log ends before it)`);
+      const problem = checkOne(record, index, logId, out, passed);
       if (problem) return stop(problem.message, problem.index ?? index);
     } catch {
       // A body built to break the checks themselves (members that are objects where strings
@@ -70,27 +100,37 @@ const VERIFY_PROBLEMS: Record<Extract<ReadLeaf, { problem: unknown }>['problem']
   damaged: 'its deflated content cannot be read',
 };
 
-/** Checks record `i` of `page`, expected at `index`; on success writes its leaf hash at slot `slot` of `out`. */
-function checkOne(page: RecordPage, i: number, index: number, logId: string, out: Buffer, slot: number): { message: string; index?: number } | undefined {
-  if (page.seq[i] !== index) return { message: `record ${index} is missing (the next stored record is ${page.seq[i]})` };
-  const read = readLeaf(page.body[i], page.deflated[i]);
-  if ('problem' in read) return { message: `record ${index} was changed: ${VERIFY_PROBLEMS[read.problem]}` };
-  const body = read.text;
+/** Checks `record`, expected at `index`; on success writes its leaf hash at slot `slot` of `out`. */
+function checkOne(record: RecordToCheck, index: number, logId: string, out: Buffer, slot: number): { message: string; index?: number } | undefined {
+  if (record.seq !== index) return { message: `record ${index} is missing (the next stored record is ${record.seq})` };
+  let body: string;
+  let hash: string;
+  if (typeof record.body === 'object' && record.body !== null && record.deflated === null) {
+    // A copied page's text leaf: the stored bytes are what was hashed. PostgreSQL sends text as
+    // UTF-8; bytes that are not (a database in another encoding) are not a leaf the writer made.
+    if (!isUtf8(record.body)) return { message: `record ${index} was changed: its content is not valid UTF-8` };
+    body = record.body.toString('utf8');
+    hash = leafHashHexOfBytes(record.body);
+  } else {
+    const read = readLeaf(record.body === null ? null : String(record.body), record.deflated);
+    if ('problem' in read) return { message: `record ${index} was changed: ${VERIFY_PROBLEMS[read.problem]}` };
+    body = read.text;
+    // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8
+    // (of the inflated bytes themselves, for a deflated leaf).
+    hash = read.bytes ? leafHash(read.bytes).toString('hex') : leafHashHex(body);
+  }
   const leaf = leafFacts(body);
   if (leaf === 'not JSON') return { message: `record ${index} is not valid JSON` };
   if (leaf === 'not an object') return { message: `record ${index} is not a JSON object` };
-  if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== page.recordId[i]) {
+  if (leaf.logId !== logId || leaf.seq !== index || leaf.recordId !== record.recordId) {
     const claimed = typeof leaf.seq === 'number' ? leaf.seq : NaN;
     return {
       message: `index ${index} holds the record written as index ${claimed}${leaf.logId !== logId ? ` of log ${JSON.stringify(leaf.logId)}` : ''}: records were inserted, deleted or reordered`,
       index: claimed < index ? claimed : index,
     };
   }
-  // The stored bytes are what was hashed: no re-canonicalisation, one hash of the body's UTF-8
-  // (of the inflated bytes themselves, for a deflated leaf).
-  const hash = read.bytes ? leafHash(read.bytes).toString('hex') : leafHashHex(body);
-  if (hash !== page.leafHash[i]) return { message: `record ${index} was changed: its content no longer matches its leaf hash` };
-  const changed = changedColumns(leaf, parseColumns(page.columns[i]));
+  if (hash !== record.leafHash) return { message: `record ${index} was changed: its content no longer matches its leaf hash` };
+  const changed = changedColumns(leaf, typeof record.columns === 'string' ? parseColumns(record.columns) : record.columns);
   if (changed.length > 0) return { message: `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content` };
   out.write(hash, slot * 32, 'hex');
   return undefined;

@@ -2,11 +2,12 @@
 // answers each with the leaf hashes, transferred, not copied.
 import { parentPort } from 'node:worker_threads';
 import type { RecordPage } from './AuditStore.js';
+import type { CopiedPage } from './copiedRecords.js';
 import { checkRecords } from './checkRecords.js';
 
 export interface CheckRequest {
   id: number;
-  page: RecordPage;
+  page: RecordPage | CopiedPage;
   logId: string;
   firstIndex: number;
 }
@@ -14,8 +15,13 @@ export interface CheckRequest {
 parentPort!.on('message', (m: CheckRequest) => {
   try {
     const result = checkRecords(m.page, m.logId, m.firstIndex);
-    // checkRecords made the buffer for this page alone: it moves to the main thread, no copy.
-    parentPort!.postMessage({ id: m.id, passed: result.passed, problem: result.problem, hashes: result.hashes }, [result.hashes.buffer as ArrayBuffer]);
+    // checkRecords made the buffer for this page alone: it moves to the main thread, no copy; so
+    // does a copied page's buffer, for the main thread to read a later page into.
+    const copy = 'copy' in m.page ? m.page.copy : undefined;
+    parentPort!.postMessage(
+      { id: m.id, passed: result.passed, problem: result.problem, hashes: result.hashes, copy },
+      copy ? [result.hashes.buffer as ArrayBuffer, copy.buffer as ArrayBuffer] : [result.hashes.buffer as ArrayBuffer],
+    );
   } catch (err) {
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
   }

@@ -13,6 +13,15 @@ export function leafHash(data: Uint8Array): Buffer {
   return crypto.createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
+/** The leaf hash (hex) of a leaf's UTF-8 bytes: what verify recomputes per record of a copied page. */
+export function leafHashHexOfBytes(bytes: Uint8Array): string {
+  if (!oneShot || bytes.length >= 1 << 20) return crypto.createHash('sha256').update(LEAF_PREFIX).update(bytes).digest('hex');
+  if (bytes.length + 1 > leafScratch.length) leafScratch = Buffer.allocUnsafe(bytes.length + 1);
+  leafScratch[0] = 0x00;
+  leafScratch.set(bytes, 1);
+  return oneShot('sha256', leafScratch.subarray(0, bytes.length + 1), 'hex') as string;
+}
+
 /** The leaf hash (hex) of a leaf's text, hashed as its UTF-8 bytes: what verify recomputes per record. */
 export function leafHashHex(text: string): string {
   if (!oneShot) return crypto.createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest('hex');
@@ -41,23 +50,48 @@ export const EMPTY_ROOT: Buffer = crypto.createHash('sha256').digest();
  * size is O(log n), so a log is built and checked in one pass without holding its leaves.
  */
 export class Frontier {
-  private readonly stack: Buffer[] = [];
+  /** The subtree roots, 32 bytes each, largest first: `depth` of them. */
+  private readonly stack = Buffer.alloc(64 * 32);
+  private depth = 0;
+  /** 0x01 || left || right, the input of one interior node hash; the hash being pushed sits at [33, 65). */
+  private readonly node = Buffer.alloc(65);
   size = 0;
 
-  push(leaf: Buffer): void {
-    let hash = leaf;
+  push(leaf: Uint8Array): void {
+    this.pushFrom(leaf, 0);
+  }
+
+  /**
+   * Appends the leaf hash at `bytes[offset, offset + 32)`. Works in two fixed buffers: a Buffer
+   * per leaf and per node hash (each its own ArrayBuffer) cost verify about 0.9 us per record.
+   */
+  pushFrom(bytes: Uint8Array, offset: number): void {
+    if (offset < 0 || offset + 32 > bytes.length) throw new RangeError('a leaf hash is 32 bytes');
+    const node = this.node;
+    node.set(bytes.subarray(offset, offset + 32), 33);
     // Each trailing 1 bit of the old size is a perfect subtree of the new leaf's height: merge it.
-    for (let n = this.size; n % 2 === 1; n = (n - 1) / 2) hash = nodeHash(this.stack.pop()!, hash);
-    this.stack.push(hash);
+    for (let n = this.size; n % 2 === 1; n = (n - 1) / 2) {
+      this.depth--;
+      node[0] = 0x01;
+      this.stack.copy(node, 1, this.depth * 32, this.depth * 32 + 32);
+      node.write(nodeHashLatin1(node), 33, 'latin1');
+    }
+    node.copy(this.stack, this.depth * 32, 33, 65);
+    this.depth++;
     this.size++;
   }
 
   root(): Buffer {
-    if (this.stack.length === 0) return EMPTY_ROOT;
-    let root = this.stack[this.stack.length - 1];
-    for (let i = this.stack.length - 2; i >= 0; i--) root = nodeHash(this.stack[i], root);
+    if (this.depth === 0) return EMPTY_ROOT;
+    let root: Buffer = Buffer.from(this.stack.subarray((this.depth - 1) * 32, this.depth * 32));
+    for (let i = this.depth - 2; i >= 0; i--) root = nodeHash(this.stack.subarray(i * 32, i * 32 + 32), root);
     return root;
   }
+}
+
+/** SHA-256 of `input` as a one-byte string (no ArrayBuffer made for it). */
+function nodeHashLatin1(input: Buffer): string {
+  return oneShot ? (oneShot('sha256', input, 'latin1' as 'hex') as string) : crypto.createHash('sha256').update(input).digest('latin1' as 'hex');
 }
 
 function largestPowerOfTwoBelow(n: number): number {

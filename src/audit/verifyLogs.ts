@@ -1,4 +1,5 @@
 import type { AuditStore, RecordPage, StoredLog } from './AuditStore.js';
+import type { CopiedPage } from './copiedRecords.js';
 import { openCheckpoint } from './checkpoint.js';
 import type { CheckedRecords } from './checkRecords.js';
 import { Frontier } from './merkle.js';
@@ -91,14 +92,14 @@ async function verifyLog(
   // Pages are read in order, one read in flight, while earlier pages are checked (on this thread
   // or in workers); results are applied to the tree strictly in order, so the first break found
   // is the first in the log, as a one-page-at-a-time walk would find it.
-  let reading: Promise<RecordPage> | undefined = store.recordPage(log.logId, 0, pageSize);
+  let reading: Promise<RecordPage | CopiedPage> | undefined = store.recordPage(log.logId, 0, pageSize);
   let readIndex = 0; // index of the first record of the next page read
   const checking: Array<Promise<CheckedRecords>> = [];
   try {
     while (reading || checking.length > 0) {
       const checkers = await checkersFor(readIndex, expectedSize);
       if (reading && checking.length < checkers.depth + 1) {
-        const page: RecordPage = await reading;
+        const page: RecordPage | CopiedPage = await reading;
         const n: number = page.seq.length;
         reading = n === pageSize ? store.recordPage(log.logId, page.seq[n - 1] + 1, pageSize) : undefined;
         reading?.catch(() => undefined); // awaited on a later turn, or in finally
@@ -109,8 +110,9 @@ async function verifyLog(
         continue;
       }
       const checked = await checking.shift()!;
+      if (checked.copy) store.recycle?.(checked.copy);
       for (let i = 0; i < checked.passed; i++) {
-        frontier.push(Buffer.from(checked.hashes.buffer, checked.hashes.byteOffset + i * 32, 32));
+        frontier.pushFrom(checked.hashes, i * 32);
         onLeaf?.();
         while (next < checkpoints.length && checkpoints[next].size === frontier.size) {
           if (!frontier.root().equals(checkpoints[next].root)) {

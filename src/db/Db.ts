@@ -14,7 +14,7 @@ export interface Db {
   /** Runs several statements separated by semicolons, with no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; it is rolled back when `fn` throws. */
-  transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Pick<Db, 'query' | 'copyOut'>) => Promise<T>): Promise<T>;
   /**
    * Runs `fn`'s statements on one connection, one after another, each its own transaction. A
    * statement sent after one that failed on the client (a timeout) runs only once that one has
@@ -22,5 +22,12 @@ export interface Db {
    * `fn` throws; PGlite's single connection runs one statement at a time anyway.
    */
   session<T>(fn: (conn: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
+  /**
+   * Runs one `COPY (...) TO STDOUT` statement and returns its whole output, when the store can
+   * (PostgreSQL; absent on PGlite). The view's ArrayBuffer holds nothing else, so it can be
+   * transferred to a worker thread. `into`: a buffer to gather the output in (reused: no new
+   * memory per call; a larger one is made when it is too small).
+   */
+  copyOut?(sql: string, into?: ArrayBuffer): Promise<Uint8Array>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
 import type { Db } from './Db.js';
+import { CopyOutQuery } from './copyOut.js';
 
 /** How long the first connection may take before the server counts as unavailable. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -76,7 +77,10 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       let failed: unknown;
       try {
         await c.query('BEGIN');
-        const result = await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
+        const result = await fn({
+          query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never,
+          copyOut: (sql, into) => copyOutOn(c, sql, into),
+        });
         await c.query('COMMIT');
         return result;
       } catch (err) {
@@ -107,8 +111,30 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
         checkIn(c, failed);
       }
     },
+    async copyOut(sql, into) {
+      const c = await checkOut(pool);
+      let failed: unknown;
+      try {
+        return await copyOutOn(c, sql, into);
+      } catch (err) {
+        failed = err;
+        throw err;
+      } finally {
+        // After a failure (a timeout: the COPY may still be sending) the connection is closed.
+        checkIn(c, failed);
+      }
+    },
     close: () => pool.end(),
   };
+}
+
+/** Runs a `COPY ... TO STDOUT` on connection `c` (see Db.copyOut). */
+function copyOutOn(c: pg.ClientBase, sql: string, into: ArrayBuffer | undefined): Promise<Uint8Array> {
+  const query = new CopyOutQuery(sql, into);
+  return new Promise<Uint8Array>((resolve, reject) => {
+    // The client wraps the callback with its read timeout (query_timeout), as for any query.
+    c.query(query as unknown as pg.QueryConfig, ((err: Error | undefined, output?: Uint8Array) => (err ? reject(err) : resolve(output!))) as never);
+  });
 }
 
 /** Ignores a checked-out connection's 'error' event: the query in flight rejects with the error. */

@@ -3,6 +3,7 @@ import {
   consistencyProof,
   EMPTY_ROOT,
   Frontier,
+  leafHashHexOfBytes,
   inclusionProof,
   leafHash,
   leafHashHex,
@@ -26,6 +27,27 @@ describe('RFC 9162 Merkle tree', () => {
     for (let n = 1; n <= all.length; n++) {
       f.push(all[n - 1]);
       expect(f.root().equals(rootOf(all.slice(0, n))), `size ${n}`).toBe(true);
+    }
+  });
+
+  it('the frontier takes leaf hashes from inside a larger buffer, at any offset, and refuses one cut short', () => {
+    const all = leaves(70);
+    const packed = Buffer.concat([Buffer.from([7, 7, 7]), ...all]);
+    const f = new Frontier();
+    for (let n = 1; n <= all.length; n++) {
+      f.pushFrom(packed, 3 + (n - 1) * 32);
+      expect(f.root().equals(rootOf(all.slice(0, n))), `size ${n}`).toBe(true);
+    }
+    expect(() => f.pushFrom(packed, packed.length - 31)).toThrow(RangeError);
+    expect(() => f.pushFrom(packed, -1)).toThrow(RangeError);
+    expect(f.size).toBe(70);
+  });
+
+  it('hashes a leaf\u2019s UTF-8 bytes as it hashes its text, small or large', () => {
+    for (const text of ['', '{"v":1}', 'caf\u00e9 \u20ac \u{1F600}', 'x'.repeat(70_000), 'y'.repeat(1_100_000)]) {
+      const bytes = Buffer.from(text, 'utf8');
+      expect(leafHashHexOfBytes(bytes), `${text.length} chars`).toBe(leafHash(bytes).toString('hex'));
+      expect(leafHashHexOfBytes(bytes)).toBe(leafHashHex(text));
     }
   });
 

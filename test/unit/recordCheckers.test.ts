@@ -7,6 +7,8 @@ import { DEFLATE_UP_TO } from '../../src/audit/leafStorage.js';
 import { leafHashHex } from '../../src/audit/merkle.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
+import { CopiedRecords, type CopiedPage } from '../../src/audit/copiedRecords.js';
+import { COPY_HEADER, COPY_TRAILER, copiedOf, copyTuple, textArray } from '../fixtures/copyPage.js';
 
 const LOG = 'gw-test-1';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -101,6 +103,86 @@ describe('record checkers', () => {
       expect(there.problem).toEqual(here.problem);
     }
     expect(await inThreadCheckers().check(p, LOG, 10)).toEqual(here);
+  });
+
+  it.each(cases)('find the same in the binary COPY form PostgreSQL sends, here and in a worker: %s', async (_name, p) => {
+    const rows = checkRecords(p, LOG, 10);
+    const copied = copiedOf(p);
+    const here = checkRecords(copied, LOG, 10);
+    expect({ ...here, hashes: hex(here.hashes) }).toEqual({ ...rows, hashes: hex(rows.hashes) });
+    checkers = workerCheckers(1);
+    await checkers.untilReady();
+    const there = await checkers.check(copiedOf(p), LOG, 10);
+    expect({ passed: there.passed, problem: there.problem, hashes: hex(there.hashes) }).toEqual({ passed: rows.passed, problem: rows.problem, hashes: hex(rows.hashes) });
+    // The page's buffer comes back from the worker whole, for the next page to be read into.
+    expect(Buffer.from(there.copy!).equals(Buffer.from(copied.copy))).toBe(true);
+  });
+
+  /** Page(10, 5) in the COPY form, with tuple `i` (or the whole output) replaced. */
+  const copiedWith = (i: number, tuple: Buffer | ((fields: Array<Uint8Array | null>) => void)): CopiedPage => {
+    const honest = copiedOf(page(10, 5));
+    const parts: Buffer[] = [COPY_HEADER];
+    const walk = Buffer.from(honest.copy);
+    let at = COPY_HEADER.length;
+    for (let t = 0; t < 5; t++) {
+      const fields: Array<Uint8Array | null> = [];
+      at += 2;
+      for (let f = 0; f < 11; f++) {
+        const len = walk.readInt32BE(at);
+        at += 4;
+        fields.push(len < 0 ? null : walk.subarray(at, at + len));
+        at += Math.max(0, len);
+      }
+      if (t !== i) parts.push(copyTuple(fields));
+      else if (Buffer.isBuffer(tuple)) parts.push(tuple);
+      else {
+        tuple(fields);
+        parts.push(copyTuple(fields));
+      }
+    }
+    parts.push(COPY_TRAILER);
+    const bytes = Buffer.concat(parts);
+    return { copy: new Uint8Array(bytes), seq: honest.seq };
+  };
+  const utf8 = (s: string) => Buffer.from(s, 'utf8');
+  const us = (iso: string, extra = 0n) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(BigInt(Date.parse(iso) - 946_684_800_000) * 1000n + extra);
+    return b;
+  };
+
+  it.each<[string, () => CopiedPage, { passed: number; problem: RegExp; index: number }]>([
+    ['an output that is not binary COPY', () => ({ copy: new Uint8Array(utf8('10\tgw-test-1-10\n')), seq: [10] }), { passed: 0, problem: /^record 10 is not a valid audit record$/, index: 10 }],
+    ['an output cut inside a record', () => { const p = copiedOf(page(10, 5)); return { ...p, copy: p.copy.slice(0, p.copy.length - 40) }; }, { passed: 4, problem: /^record 14 is not a valid audit record$/, index: 14 }],
+    ['an output that ends before the page does', () => { const p = copiedOf(page(10, 5)); return { ...p, seq: [...p.seq, 15] }; }, { passed: 5, problem: /^record 15 is missing \(the log ends before it\)$/, index: 15 }],
+    ['a record of ten fields', () => copiedWith(2, (f) => f.pop()), { passed: 2, problem: /^record 12 is not a valid audit record$/, index: 12 }],
+    ['a record whose field length runs past the output', () => copiedWith(3, Buffer.concat([Buffer.from([0, 11, 0x7f, 0xff, 0xff, 0xff])])), { passed: 3, problem: /^record 13 is not a valid audit record$/, index: 13 }],
+    ['a position that is not an 8-byte integer', () => copiedWith(1, (f) => { f[0] = Buffer.from([0, 0, 0, 11]); }), { passed: 1, problem: /^record 11 is missing \(the next stored record is NaN\)$/, index: 11 }],
+    ['a time one microsecond off', () => copiedWith(4, (f) => { f[5] = us('2026-01-01T00:00:00.000Z', 1n); }), { passed: 4, problem: /^record 14's query columns were changed \(at\)/, index: 14 }],
+    ['subscribers as a two-dimensional array', () => copiedWith(0, (f) => {
+      const one = textArray(['sub-1']);
+      const two = Buffer.alloc(20 + 8 + 4 + 5 + 4 + 5);
+      two.writeInt32BE(2, 0); two.writeInt32BE(0, 4); two.writeInt32BE(25, 8); two.writeInt32BE(2, 12); two.writeInt32BE(1, 16); two.writeInt32BE(1, 20); two.writeInt32BE(1, 24);
+      two.writeInt32BE(5, 28); two.write('sub-1', 32); two.writeInt32BE(5, 37); two.write('sub-1', 41);
+      expect(one.length).toBeLessThan(two.length);
+      f[10] = two;
+    }), { passed: 0, problem: /^record 10's query columns were changed \(subscriberIds\)/, index: 10 }],
+    ['subscribers whose element count disagrees with the elements', () => copiedWith(2, (f) => { const a = Buffer.from(textArray(['sub-2'])); a.writeInt32BE(2, 12); f[10] = a; }), { passed: 2, problem: /^record 12's query columns were changed \(subscriberIds\)/, index: 12 }],
+    ['a text leaf that is not UTF-8', () => copiedWith(1, (f) => { const b = Buffer.from(f[3]!); b[b.length - 3] = 0xff; f[3] = b; }), { passed: 1, problem: /^record 11 was changed: its content is not valid UTF-8$/, index: 11 }],
+  ])('refuse a damaged COPY output, never crash: %s', (_name, make, expected) => {
+    const r = checkRecords(make(), LOG, 10);
+    expect({ passed: r.passed, problem: r.problem }).toEqual({ passed: expected.passed, problem: { index: expected.index, message: expect.stringMatching(expected.problem) } });
+    expect(r.hashes).toHaveLength(expected.passed * 32);
+  });
+
+  it('read the positions of a COPY output on the reading thread, in order, up to the page size', () => {
+    const p = copiedOf(page(10, 6));
+    expect(CopiedRecords.positions(p.copy, 100)).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(CopiedRecords.positions(p.copy, 4)).toEqual([10, 11, 12, 13]);
+    const swapped = copiedOf(edited(page(10, 6), 2, (q, i) => { q.seq[i] = 9; }));
+    expect(CopiedRecords.positions(swapped.copy, 100)).toBeUndefined(); // not ascending: read as rows instead
+    expect(() => CopiedRecords.positions(new Uint8Array(10), 100)).toThrow(/not a binary COPY output/);
+    expect(() => CopiedRecords.positions(p.copy.slice(0, p.copy.length - 2), 100)).toThrow(/cut short/);
   });
 
   it('fail with a clear error when a worker cannot check a page, and after they are stopped', async () => {

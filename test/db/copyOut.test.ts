@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres, type Db } from '../../src/db/index.js';
+import { openTestDb } from '../harness.js';
+
+/** A binary COPY output's tuples, each as its fields' values (latin1 text), read by hand. */
+function tuples(copy: Uint8Array): string[][] {
+  const b = Buffer.from(copy.buffer, copy.byteOffset, copy.byteLength);
+  expect(b.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
+  let at = 19 + b.readUInt32BE(15);
+  const out: string[][] = [];
+  for (let n = b.readInt16BE(at); n !== -1; n = b.readInt16BE(at)) {
+    at += 2;
+    const fields: string[] = [];
+    for (let f = 0; f < n; f++) {
+      const len = b.readInt32BE(at);
+      at += 4;
+      fields.push(b.toString('latin1', at, at + len));
+      at += len;
+    }
+    out.push(fields);
+  }
+  return out;
+}
+
+const series = (n: number) => `COPY (SELECT g::text FROM generate_series(1, ${n}) g) TO STDOUT (FORMAT binary)`;
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () => {
+  let store: Awaited<ReturnType<typeof openTestDb>>;
+  beforeAll(async () => {
+    store = await openTestDb();
+  });
+  afterAll(() => store?.drop());
+
+  it('returns the whole output in one buffer of its own, gathered into a buffer it is given when that is large enough', async () => {
+    const small = await store.copyOut!(series(3));
+    expect(tuples(small)).toEqual([['1'], ['2'], ['3']]);
+    expect(small.byteOffset).toBe(0); // a view of its own ArrayBuffer: it can be moved to a worker thread
+    const into = new ArrayBuffer(1 << 16);
+    const reused = await store.copyOut!(series(5), into);
+    expect(reused.buffer).toBe(into);
+    expect(tuples(reused).map(([v]) => v)).toEqual(['1', '2', '3', '4', '5']);
+    // Larger than the buffer given (about 1.2 MB): a larger one is made, nothing is lost.
+    const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024));
+    const all = tuples(big);
+    expect(all).toHaveLength(100_000);
+    expect(all[99_999]).toEqual(['100000']);
+  });
+
+  it('rejects with the server\u2019s error when the statement fails midway, and the pool goes on', async () => {
+    await expect(store.copyOut!('COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT (FORMAT binary)')).rejects.toThrow(/division by zero/);
+    await expect(store.copyOut!('COPY (SELECT * FROM no_such_table) TO STDOUT (FORMAT binary)')).rejects.toThrow(/no_such_table/);
+    expect(tuples(await store.copyOut!(series(2)))).toEqual([['1'], ['2']]);
+  });
+
+  it('refuses a statement that is not a COPY to the client, never taking it for an empty output', async () => {
+    await expect(store.copyOut!('SELECT 1')).rejects.toThrow(/returned rows, not COPY data/);
+    await expect(store.copyOut!('')).rejects.toThrow(/empty/);
+    await expect(store.copyOut!('CREATE TEMP TABLE t (x int); COPY t FROM STDIN')).rejects.toThrow(/asked for COPY data/);
+    expect(tuples(await store.copyOut!(series(1)))).toEqual([['1']]);
+  });
+
+  it('gives up after the client timeout and when the connection is terminated; the pool goes on', async () => {
+    let db: Db | undefined;
+    let killer: Db | undefined;
+    try {
+      db = await openPostgres(store.url!, { queryTimeoutMs: 500, statementTimeoutMs: 0 }); // the client gives up first
+      await expect(db.copyOut!('COPY (SELECT pg_sleep(3)::text) TO STDOUT (FORMAT binary)')).rejects.toThrow(/Query read timeout/);
+      expect(tuples(await db.copyOut!(series(2)))).toEqual([['1'], ['2']]);
+
+      const slow = await openPostgres(store.url!);
+      killer = await openPostgres(store.url!, { max: 1 });
+      try {
+        const copying = slow.copyOut!(`COPY (SELECT 'marker-copy', pg_sleep(5)::text) TO STDOUT (FORMAT binary)`);
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await killer.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT ''marker-copy''%'`);
+          if (Number(rows[0].n) > 0) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await killer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT ''marker-copy''%'`);
+        await expect(copying).rejects.toThrow();
+        // The process goes on (no unhandled 'error' event) and the pool serves the next COPY.
+        expect(tuples(await slow.copyOut!(series(1)))).toEqual([['1']]);
+      } finally {
+        await slow.close();
+      }
+    } finally {
+      await db?.close();
+      await killer?.close();
+    }
+  });
+
+  it('reads inside a transaction on its connection, seeing what the transaction wrote', async () => {
+    await store.exec('CREATE TABLE copy_tx (v text)');
+    await store
+      .transaction(async (tx) => {
+        await tx.query(`INSERT INTO copy_tx VALUES ('uncommitted')`);
+        expect(tuples(await tx.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([['uncommitted']]);
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
+    expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
+  });
+});
