@@ -10,16 +10,24 @@ const nodeScratch = Buffer.allocUnsafe(65);
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
-  return crypto.createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return leafHashOf(data, 'buffer') as Buffer;
 }
 
 /** The leaf hash (hex) of a leaf's UTF-8 bytes: what verify recomputes per record of a copied page. */
 export function leafHashHexOfBytes(bytes: Uint8Array): string {
-  if (!oneShot || bytes.length >= 1 << 20) return crypto.createHash('sha256').update(LEAF_PREFIX).update(bytes).digest('hex');
-  if (bytes.length + 1 > leafScratch.length) leafScratch = Buffer.allocUnsafe(bytes.length + 1);
+  return leafHashOf(bytes, 'hex') as string;
+}
+
+/** SHA-256(0x00 || data), one-shot through the reused scratch buffer when it fits (no Hash object per leaf). */
+function leafHashOf(data: Uint8Array, encoding: 'buffer' | 'hex'): Buffer | string {
+  if (!oneShot || data.length >= 1 << 20) {
+    const hash = crypto.createHash('sha256').update(LEAF_PREFIX).update(data);
+    return encoding === 'hex' ? hash.digest('hex') : hash.digest();
+  }
+  if (data.length + 1 > leafScratch.length) leafScratch = Buffer.allocUnsafe(data.length + 1);
   leafScratch[0] = 0x00;
-  leafScratch.set(bytes, 1);
-  return oneShot('sha256', leafScratch.subarray(0, bytes.length + 1), 'hex') as string;
+  leafScratch.set(data, 1);
+  return oneShot('sha256', leafScratch.subarray(0, data.length + 1), encoding);
 }
 
 /** The leaf hash (hex) of a leaf's text, hashed as its UTF-8 bytes: what verify recomputes per record. */
