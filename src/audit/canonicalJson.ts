@@ -136,6 +136,22 @@ function decisionText(d: unknown): string | undefined {
  * decisions and no `toJSON` is written by `canonicalJson` itself.
  */
 export function canonicalLeaf(leaf: object): string {
+  return compact(leafText(leaf));
+}
+
+/**
+ * The UTF-8 bytes of `canonicalLeaf(leaf)` (what the writer hashes and stores), with as few
+ * copies as the text allows: an ASCII leaf (names and ids, the common case) is written straight
+ * from its text, whichever way V8 holds it, as its Latin-1 bytes, which are its UTF-8 bytes. For
+ * a 160 KB leaf that saves two copies of its size (a Buffer and a string) per record.
+ */
+export function canonicalLeafBytes(leaf: object): Buffer {
+  const s = leafText(leaf);
+  return NOT_ASCII.test(s) ? Buffer.from(compact(s), 'utf8') : Buffer.from(s, 'latin1');
+}
+
+/** canonicalLeaf's text, however V8 holds it (see compact). */
+function leafText(leaf: object): string {
   const decisions = (leaf as { decisions?: unknown }).decisions;
   const plain =
     Object.getPrototypeOf(leaf) === Object.prototype &&
@@ -155,11 +171,12 @@ export function canonicalLeaf(leaf: object): string {
     }),
   });
   const at = around.indexOf(SPLICE);
-  return compact(around.slice(0, at) + written + around.slice(at + 1));
+  return around.slice(0, at) + written + around.slice(at + 1);
 }
 
 const SPLICE = '\u0001';
 const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+const NOT_ASCII = /[^\u0000-\u007f]/;
 
 /**
  * `s`, held by V8 one byte per character when every character fits (Latin-1). A string is held

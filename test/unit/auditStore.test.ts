@@ -40,6 +40,18 @@ describe('the audit store', () => {
     expect(r.index).toEqual({ atMs: Date.UTC(2026, 0, 1, 0, 0, 4), purpose: 'BILLING', callerSub: 'svc', callerKind: 'internal', rejectionCode: null, subscriberIds: ['sub-1'] });
   });
 
+  it('reads pages of a log whose id holds quotes, backslashes and SQL as data, never as SQL', async () => {
+    const store = dbAuditStore(db);
+    for (const hostile of [`x'); DROP TABLE audit_records; --`, `a\\'b`, `\\`, `it''s`]) {
+      const page = await store.recordPage(hostile, 0, 10);
+      expect(page.seq).toEqual([]);
+    }
+    // A page of the real log reads the same as its records, whichever form the store gives it in.
+    const page = await store.recordPage(logId, 3, 5);
+    expect(page.seq).toEqual([3, 4, 5, 6, 7]);
+    expect(await seqs(0, 50)).toHaveLength(50);
+  });
+
   it('reads the leaf hashes alone, as proofs need them', async () => {
     const store = dbAuditStore(db);
     expect(await store.leafHashes(logId, 3, 4)).toEqual((await store.records(logId, 3, 4)).map((r) => r.leafHash));

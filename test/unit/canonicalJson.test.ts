@@ -1,7 +1,7 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, canonicalLeaf } from '../../src/audit/canonicalJson.js';
+import { canonicalJson, canonicalLeaf, canonicalLeafBytes } from '../../src/audit/canonicalJson.js';
 
 const reference = canonicalize as unknown as (v: unknown) => string;
 
@@ -99,15 +99,30 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
 
   it('writes the same bytes as canonicalJson, and throws the same error where it throws', () => {
     let refused = 0;
+    let beyondAscii = 0;
     fc.assert(
       fc.property(leaf, (value) => {
         const expected = general(value);
         if (typeof expected !== 'string') refused++;
         expect(fast(value)).toEqual(expected);
+        // The writer's bytes: the UTF-8 of the same text, or the same error.
+        let bytes: Buffer | { error: string };
+        try {
+          bytes = canonicalLeafBytes(value);
+        } catch (err) {
+          bytes = { error: (err as Error).message };
+        }
+        if (typeof expected === 'string') {
+          if (/[^\u0000-\u007f]/.test(expected)) beyondAscii++;
+          expect(Buffer.isBuffer(bytes) && bytes.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+        } else {
+          expect(bytes).toEqual(expected);
+        }
       }),
       { numRuns: 3000 },
     );
     expect(refused).toBeGreaterThan(100); // the refusals were exercised, not only the happy path
+    expect(beyondAscii).toBeGreaterThan(100); // and leaves beyond ASCII, whose bytes are made otherwise
   });
 
   const withGetter = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW' } as Record<string, unknown>;
