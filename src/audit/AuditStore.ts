@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { COPIED_COLUMNS, CopiedRecords, type CopiedPage } from './copiedRecords.js';
+import { COPIED_COLUMNS, COPIED_TYPES, CopiedRecords, type CopiedPage } from './copiedRecords.js';
 import { deflatedBytes, LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** A log as registered in the store. */
@@ -25,7 +25,8 @@ export interface StoredRecord {
     callerSub: string | null;
     callerKind: string | null;
     rejectionCode: string | null;
-    subscriberIds: Array<string | null>;
+    /** Null when the column is NULL (which the schema forbids). */
+    subscriberIds: Array<string | null> | null;
   };
 }
 
@@ -58,7 +59,8 @@ export function parseColumns(text: string): NonNullable<StoredRecord['index']> {
   // A time finer than the millisecond is not one the writer stored (Date.parse would drop the
   // extra digits, hiding a column moved by microseconds).
   const atMs = typeof at === 'string' && /\.\d{4}/.test(at) ? NaN : Date.parse(at);
-  return { atMs, purpose, callerSub, callerKind, rejectionCode, subscriberIds: subscriberIds ?? [] };
+  // A NULL column (the schema forbids it) matches no record's subscribers, as in the binary form.
+  return { atMs, purpose, callerSub, callerKind, rejectionCode, subscriberIds };
 }
 
 /** Read access to the audit tables, page by page (verify streams 1,000,000 records this way). */
@@ -110,6 +112,7 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'>): AuditStore {
   // made V8 collect garbage for the memory outside its heap every few dozen pages (about 1 us
   // per record, measured).
   const spare: ArrayBuffer[] = [];
+  let copyable: Promise<boolean> | undefined;
   const store: AuditStore = {
     async logs() {
       const { rows } = await db.query<{ log_id: string; origin: string; key_name: string; public_key: string }>(
@@ -129,8 +132,18 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'>): AuditStore {
     },
     async recordPage(logId, fromSeq, limit) {
       if (!db.copyOut || !Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(limit)) return rowPage(logId, fromSeq, limit);
-      // COPY takes no parameters: the log id as a literal, the numbers checked to be integers.
-      const sql = pageOfLog(COPIED_COLUMNS, [sqlLiteral(logId), String(fromSeq), String(limit)]);
+      // The binary form is read as the schema's types: a table whose columns were given other
+      // types (by whoever could also edit its rows) is read as rows, as text.
+      copyable ??= db
+        .query<{ attname: string; type: string }>(
+          `SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+            WHERE attrelid = 'audit_records'::regclass AND attnum > 0 AND NOT attisdropped`,
+        )
+        .then(({ rows }) => COPIED_TYPES.every(([column, type]) => rows.some((r) => r.attname === column && r.type === type)));
+      if (!(await copyable)) return rowPage(logId, fromSeq, limit);
+      // COPY takes no parameters: the log id as hex decoded by the server (no quoting to get
+      // wrong in any client encoding), the numbers checked to be integers.
+      const sql = pageOfLog(COPIED_COLUMNS, [utf8Text(logId), String(fromSeq), String(limit)]);
       const copy = await db.copyOut(`COPY (${sql}) TO STDOUT (FORMAT binary)`, spare.pop());
       const seq = CopiedRecords.positions(copy, limit);
       // Out of order (never seen: a check, not an assumption): read as rows, which sorts them.
@@ -185,10 +198,9 @@ function pageOfLog(columns: string, [log, from, limit] = ['$1', '$2', '$3']): st
                           ORDER BY seq LIMIT ${limit}::bigint) rest`;
 }
 
-/** `text` as an SQL string literal (E'' form: quotes and backslashes doubled, whatever standard_conforming_strings says). */
-function sqlLiteral(text: string): string {
-  if (text.includes('\0')) throw new Error('a log id holds a NUL character');
-  return `E'${text.replace(/['\\]/g, (c) => c + c)}'`;
+/** `text` as an SQL expression of its UTF-8 bytes in hex: nothing in it is quoted or escaped. */
+function utf8Text(text: string): string {
+  return `convert_from(decode('${Buffer.from(text, 'utf8').toString('hex')}', 'hex'), 'UTF8')`;
 }
 
 /** The first `limit` rows by seq (the rows come in order in practice; sorting here keeps that a check, not an assumption). */

@@ -8,13 +8,25 @@
  */
 
 /**
- * The SELECT list of a copied page, each column cast to the type the decoder reads (a no-op on
- * the schema's own types; a column whose type was changed still comes in the expected form).
+ * The columns of a copied page and the types the decoder reads them as: the schema's own. Never
+ * cast (a cast would quietly normalise a column whose type was changed: a `numeric` position of
+ * 41.6 cast to 42); verify reads a table whose types differ as rows instead (AuditStore).
  */
-export const COPIED_COLUMNS =
-  'seq::bigint, record_id::text, leaf_hash::text, body::text, body_deflate::bytea, at::timestamptz, ' +
-  'purpose::text, caller_sub::text, caller_kind::text, rejection_code::text, subscriber_ids::text[]';
-const FIELDS = 11;
+export const COPIED_TYPES: ReadonlyArray<readonly [column: string, type: string]> = [
+  ['seq', 'bigint'],
+  ['record_id', 'text'],
+  ['leaf_hash', 'text'],
+  ['body', 'text'],
+  ['body_deflate', 'bytea'],
+  ['at', 'timestamp with time zone'],
+  ['purpose', 'text'],
+  ['caller_sub', 'text'],
+  ['caller_kind', 'text'],
+  ['rejection_code', 'text'],
+  ['subscriber_ids', 'text[]'],
+];
+export const COPIED_COLUMNS = COPIED_TYPES.map(([column]) => column).join(', ');
+const FIELDS = COPIED_TYPES.length;
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** 2000-01-01T00:00:00Z, PostgreSQL's timestamp epoch, in Unix milliseconds. */

@@ -66,6 +66,7 @@ export class Frontier {
   size = 0;
 
   push(leaf: Uint8Array): void {
+    if (leaf.length !== 32) throw new RangeError('a leaf hash is 32 bytes');
     this.pushFrom(leaf, 0);
   }
 

@@ -27,17 +27,24 @@ export class CopyOutQuery {
     connection.query(this.text);
   }
 
+  // Called from the driver's socket listener: it must never throw (an output larger than memory
+  // or than a Buffer can hold becomes this query's error).
   handleCopyData(msg: { chunk: Buffer }): void {
+    if (this.error) return;
     const chunk = msg.chunk;
-    if (this.size + chunk.length > this.buffer.length) {
-      let length = this.buffer.length * 2;
-      while (length < this.size + chunk.length) length *= 2;
-      const grown = Buffer.allocUnsafeSlow(length);
-      this.buffer.copy(grown, 0, 0, this.size);
-      this.buffer = grown;
+    try {
+      if (this.size + chunk.length > this.buffer.length) {
+        let length = Math.max(1024, this.buffer.length * 2);
+        while (length < this.size + chunk.length) length *= 2;
+        const grown = Buffer.allocUnsafeSlow(length);
+        this.buffer.copy(grown, 0, 0, this.size);
+        this.buffer = grown;
+      }
+      chunk.copy(this.buffer, this.size);
+      this.size += chunk.length;
+    } catch (err) {
+      this.error = new Error(`the COPY output could not be held: ${(err as Error).message}`);
     }
-    chunk.copy(this.buffer, this.size);
-    this.size += chunk.length;
   }
 
   // Answered at once: a connection that broke or was closed sends no ReadyForQuery after it.

@@ -335,6 +335,27 @@ describe('the audit log', () => {
       /query columns were changed \(subscriberIds\)/,
     ],
     [
+      'a position column retyped, one position made fractional (never rounded back)',
+      async (tx) => {
+        await tx.query('ALTER TABLE audit_records ALTER COLUMN seq TYPE numeric');
+        await tx.query('UPDATE audit_records SET seq = 44.4 WHERE log_id = $1 AND seq = 44', [logId]);
+        return 44;
+      },
+      /record 44 is missing \(the next stored record is 44\.4\)/,
+    ],
+    [
+      'a record\u2019s subscribers column set to NULL (a record of no subscriber: not read as empty)',
+      async (tx) => {
+        const { rows } = await tx.query<{ seq: string }>(`SELECT seq FROM audit_records WHERE log_id = $1 AND subscriber_ids = '{}' ORDER BY seq LIMIT 1`, [logId]);
+        expect(rows).toHaveLength(1); // rejected requests are recorded with no decisions
+        const seq = Number(rows[0].seq);
+        await tx.query('ALTER TABLE audit_records ALTER COLUMN subscriber_ids DROP NOT NULL');
+        await tx.query('UPDATE audit_records SET subscriber_ids = NULL WHERE log_id = $1 AND seq = $2', [logId, seq]);
+        return seq;
+      },
+      /query columns were changed \(subscriberIds\)/,
+    ],
+    [
       'a record\u2019s purpose column emptied',
       async (tx) => {
         const { seq } = await decisionRecord(tx, 60); // a record of a request with a purpose

@@ -50,6 +50,23 @@ describe('the audit store', () => {
     const page = await store.recordPage(logId, 3, 5);
     expect(page.seq).toEqual([3, 4, 5, 6, 7]);
     expect(await seqs(0, 50)).toHaveLength(50);
+    // And a log whose id is made of them reads back its own records, and only them.
+    const odd = `it's a \\'log\\\\ '' -- \u00e9\u4e2d`;
+    await db
+      .transaction(async (tx) => {
+        await tx.query(`INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, 'o', 'k', 'p')`, [odd]);
+        for (const seq of [0, 1, 2]) {
+          await tx.query(`INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) VALUES ($1, $2, $3, now(), 'h', '{}')`, [odd, seq, `${odd}-${seq}`]);
+        }
+        const inTx = dbAuditStore(tx);
+        expect((await inTx.recordPage(odd, 0, 10)).seq).toEqual([0, 1, 2]);
+        expect((await inTx.recordPage(odd, 1, 1)).seq).toEqual([1]);
+        expect((await inTx.records(odd, 0, 10)).map((r) => r.recordId)).toEqual([0, 1, 2].map((seq) => `${odd}-${seq}`));
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
   });
 
   it('reads the leaf hashes alone, as proofs need them', async () => {

@@ -40,6 +40,8 @@ describe('RFC 9162 Merkle tree', () => {
     }
     expect(() => f.pushFrom(packed, packed.length - 31)).toThrow(RangeError);
     expect(() => f.pushFrom(packed, -1)).toThrow(RangeError);
+    expect(() => f.push(Buffer.alloc(31))).toThrow(RangeError);
+    expect(() => f.push(Buffer.alloc(33))).toThrow(RangeError);
     expect(f.size).toBe(70);
   });
 
