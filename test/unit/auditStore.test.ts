@@ -51,7 +51,7 @@ describe('the audit store', () => {
     expect(page.seq).toEqual([3, 4, 5, 6, 7]);
     expect(await seqs(0, 50)).toHaveLength(50);
     // And a log whose id is made of them reads back its own records, and only them.
-    const odd = `it's a \\'log\\\\ '' -- \u00e9\u4e2d`;
+    const odd = `it's a \\'log\\\\ '' -- $$ $l$ \u00e9\u4e2d`;
     await db
       .transaction(async (tx) => {
         await tx.query(`INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, 'o', 'k', 'p')`, [odd]);
