@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kind, parse, print, type EnumTypeDefinitionNode } from 'graphql';
+import { Kind, parse, print, visit, type DocumentNode, type EnumTypeDefinitionNode } from 'graphql';
 import { POLICY_DIRECTIVES_SDL, readRegistry } from '../../directives/index.js';
 import type { PurposeRegistry } from '../policy/index.js';
 
@@ -45,9 +45,30 @@ export function loadPolicySources(schemaDir: string = DEFAULT_SCHEMA_DIR): Polic
   const subgraphs = new Map<SubgraphName, string>();
   for (const name of SUBGRAPH_NAMES) {
     const body = readFileSync(join(schemaDir, `${name}.graphql`), 'utf8');
-    subgraphs.set(name, [FEDERATION_HEADER, POLICY_DIRECTIVES_SDL, plainEnum, body].join('\n'));
+    const sdl = [FEDERATION_HEADER, POLICY_DIRECTIVES_SDL, plainEnum, body].join('\n');
+    internNames(parse(sdl));
+    subgraphs.set(name, sdl);
   }
   return { schemaDir, purposesSdl, registry, subgraphs };
+}
+
+/** Every name of every subgraph SDL read, as a property key: interned one byte per character, and held. */
+const INTERNED: Record<string, true> = Object.create(null);
+
+/**
+ * Interns the document's names as this (one-byte) text has them, before Apollo's code sees them.
+ * Building a subgraph schema and composing produce some names two bytes per character although
+ * they are ASCII, and V8 interns a string in whichever form it meets first: every response key
+ * (`fullName`), enum value (`GRANTED`) and audit leaf holding such a name was then a two-byte
+ * string, and so was every response JSON.stringify wrote with one (Buffer.from then re-encodes
+ * it, twice the bytes). With the one-byte form interned first, and held here, V8 returns it.
+ */
+function internNames(doc: DocumentNode): void {
+  visit(doc, {
+    Name(node) {
+      INTERNED[node.value] = true;
+    },
+  });
 }
 
 /** SHA-256 (hex) of one subgraph's full SDL: a gateway and a remote subgraph must agree on it. */
