@@ -128,22 +128,32 @@ function compile(
 export function createMaskedPaths(schema: GraphQLSchema, policy: PolicyMap, registry: PurposeRegistry) {
   const plans = new WeakMap<OperationDefinitionNode, Map<string, Step[]>>();
 
+  // One path, pushed and popped as the walk goes; copied only for a masked value's entry.
   const walkSteps = (obj: Record<string, unknown>, steps: readonly Step[], path: Array<string | number>, out: Array<Array<string | number>>) => {
     for (const step of steps) {
       const value = obj[step.key];
       if (value === null || value === undefined) continue;
+      path.push(step.key);
       if (step.masked) {
-        if (Array.isArray(value)) value.forEach((v, i) => v !== null && out.push([...path, step.key, i]));
-        else out.push([...path, step.key]);
+        if (Array.isArray(value)) {
+          for (let i = 0; i < value.length; i++) if (value[i] !== null) out.push([...path, i]);
+        } else {
+          out.push(path.slice());
+        }
       } else {
-        walkValue(value, step.child!, [...path, step.key], out);
+        walkValue(value, step.child!, path, out);
       }
+      path.pop();
     }
   };
   const walkValue = (value: unknown, child: Child, path: Array<string | number>, out: Array<Array<string | number>>) => {
     if (value === null || value === undefined || typeof value !== 'object') return;
     if (Array.isArray(value)) {
-      value.forEach((v, i) => walkValue(v, child, [...path, i], out));
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        walkValue(value[i], child, path, out);
+        path.pop();
+      }
       return;
     }
     const obj = value as Record<string, unknown>;
