@@ -84,22 +84,37 @@ function canonicalDecisions(decisions: readonly unknown[]): string {
   // JSON.stringify of copies with the members in canonical order: for such values it writes what
   // RFC 8785 writes (strings checked for lone surrogates as they are read) and leaves out
   // undefined members as `serialise` does. The first other decision switches to text per decision.
-  const copies: Array<CanonicalDecision | undefined> = new Array(decisions.length);
+  const copies: CanonicalDecision[] = [];
   for (let i = 0; i < decisions.length; i++) {
     const copy = decisionCopy(decisions[i]);
     if (typeof copy === 'string') {
       let out = '[';
-      for (let j = 0; j < i; j++) out += `${JSON.stringify(copies[j])},`;
+      for (let j = 0; j < i; j++) out += `${copyText(copies[j])},`;
       out += copy;
       for (let j = i + 1; j < decisions.length; j++) {
         const next = decisionCopy(decisions[j]);
-        out += `,${typeof next === 'string' ? next : JSON.stringify(next)}`;
+        out += `,${typeof next === 'string' ? next : copyText(next)}`;
       }
       return `${out}]`;
     }
-    copies[i] = copy;
+    copies.push(copy);
+  }
+  // A getter may have given Object.prototype or Array.prototype a toJSON, which JSON.stringify
+  // would call: then the copies (values already read) are written by hand.
+  if ((Object.prototype as { toJSON?: unknown }).toJSON !== undefined || (Array.prototype as { toJSON?: unknown }).toJSON !== undefined) {
+    return `[${copies.map(copyText).join(',')}]`;
   }
   return JSON.stringify(copies);
+}
+
+/** A copy's canonical text written member by member (its values are strings, finite numbers or undefined). */
+function copyText(c: CanonicalDecision): string {
+  let o = '';
+  for (let k = 0; k < DECISION_KEYS.length; k++) {
+    const v = c[DECISION_KEYS[k]];
+    if (v !== undefined) o += `,"${DECISION_KEYS[k]}":${memberText(v)}`;
+  }
+  return o === '' ? '{}' : `{${o.slice(1)}}`;
 }
 
 /** A plain decision's members in RFC 8785 order: strings and finite numbers, undefined left out. */

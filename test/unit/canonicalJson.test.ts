@@ -152,6 +152,16 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
     ['members that are null, booleans, objects or arrays', () => ({ decisions: [{ subscriberId: 's', coordinate: null, effect: true, count: 1, reason: { b: 1, a: [2, 'x'] }, strategy: () => 1 }] })],
     ['decisions with a toJSON', () => ({ decisions: arrayWithToJson })],
     ['decisions with holes', () => ({ decisions: holes })],
+    [
+      'a getter that shortens the decisions while they are written',
+      () => {
+        const ds: Array<Record<string, unknown>> = [];
+        const first = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW' } as Record<string, unknown>;
+        Object.defineProperty(first, 'count', { enumerable: true, get: () => ((ds.length = 1), 1) });
+        ds.push(first, { subscriberId: 't', coordinate: 'T.f', effect: 'DENY', count: 2 });
+        return { decisions: ds };
+      },
+    ],
     ['no decisions member', () => ({ at: 'x' })],
     ['decisions that are not an array', () => ({ decisions: { a: 1 } })],
     ['errors in the caller and in a decision: the caller comes first', () => ({ caller: { n: Number.NaN }, decisions: [{ subscriberId: String.fromCharCode(0xd800), coordinate: 'T.f', effect: 'ALLOW', count: 1 }] })],
@@ -173,6 +183,32 @@ describe('canonicalLeaf (decisions written by a serialiser that knows their shap
       expect(canonicalLeaf(value)).not.toContain('INJECTED');
     } finally {
       delete proto.reason;
+    }
+  });
+
+  it.each<[string, object]>([
+    ['Object.prototype', Object.prototype],
+    ['Array.prototype', Array.prototype],
+  ])('writes the values it read when a getter gives %s a toJSON meanwhile', (_name, proto) => {
+    const make = () => {
+      const first = { subscriberId: 's', coordinate: 'T.f', effect: 'ALLOW' } as Record<string, unknown>;
+      Object.defineProperty(first, 'count', {
+        enumerable: true,
+        get: () => {
+          Object.defineProperty(proto, 'toJSON', { configurable: true, writable: true, value: () => 'HIJACKED' });
+          return 1;
+        },
+      });
+      return { decisions: [first] };
+    };
+    try {
+      const expected = general(make());
+      delete (proto as { toJSON?: unknown }).toJSON;
+      const got = fast(make());
+      expect(got).toEqual(expected);
+      expect(JSON.stringify(got)).not.toContain('HIJACKED');
+    } finally {
+      delete (proto as { toJSON?: unknown }).toJSON;
     }
   });
 
