@@ -94,7 +94,7 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     const exported = (await cli(['audit', 'export'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(exported.filter((l) => l.type === 'record')).toHaveLength(15);
     expect(exported.filter((l) => l.type === 'checkpoint').length).toBeGreaterThan(0);
-  });
+  }, 240_000); // thirteen CLI processes one after another: 56-60 s on the evening's loaded 2-core machine
 
   it('exits non-zero naming the log and index when the log was edited, and when a back-dated event breaks replay', async () => {
     const db = await openPglite(dataDir);
