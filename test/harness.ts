@@ -130,7 +130,7 @@ export async function startTestGateway(
       if (o.ref) headers['x-purpose-ref'] = o.ref;
       const body: Record<string, unknown> = { query };
       if (o.variables) body.variables = o.variables;
-      if (o.operationName) body.operationName = o.operationName;
+      if (o.operationName !== undefined) body.operationName = o.operationName;
       const res = await fetch(server.url, { method: 'POST', headers, body: JSON.stringify(body) });
       return { status: res.status, headers: res.headers, body: (await res.json()) as GqlResponse['body'] };
     },

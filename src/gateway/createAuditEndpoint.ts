@@ -2,7 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedKey } from '../audit/index.js';
 import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Db } from '../db/index.js';
-import type { PurposeRegistry } from '../policy/index.js';
+import { admitRequest, type PurposeRegistry } from '../policy/index.js';
+
+/** The HTTP status of each refusal of the purpose check (SPEC §4). */
+const PURPOSE_REJECTION_STATUS = { PURPOSE_REQUIRED: 400, UNKNOWN_PURPOSE: 400, PURPOSE_NOT_PERMITTED: 403, PURPOSE_REF_REQUIRED: 403 } as const;
 import { readBody } from '../subgraphs/index.js';
 import { requestIdOf } from './requestIdOf.js';
 
@@ -68,9 +71,17 @@ export function createAuditEndpoint(options: {
       return refuse(401, 'UNAUTHENTICATED', err instanceof AuthError ? err.message : 'The token is not valid.', undefined, purpose || null);
     }
     const { caller } = verified;
-    if (!purpose) return refuse(400, 'PURPOSE_REQUIRED', 'Audit operations need "X-Purpose: AUDIT".', verified, null);
-    if (!options.registry.has(purpose)) return refuse(400, 'UNKNOWN_PURPOSE', `Purpose "${purpose}" is not in the purpose registry.`, verified, purpose);
-    if (purpose !== 'AUDIT') return refuse(403, 'PURPOSE_NOT_PERMITTED', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose);
+    if (purpose !== 'AUDIT') {
+      // Refused with the code the gateway's own purpose check gives (`audit replay` re-runs it on
+      // this record: any other code would be a mismatch on a log nobody altered); a purpose the
+      // caller may declare is not one audit operations accept: FORBIDDEN, as for a non-auditor.
+      const admitted = admitRequest(options.registry, caller, purpose || undefined, undefined);
+      if (!admitted.ok) {
+        const message = admitted.code === 'PURPOSE_REQUIRED' ? 'Audit operations need "X-Purpose: AUDIT".' : admitted.message;
+        return refuse(PURPOSE_REJECTION_STATUS[admitted.code], admitted.code, message, verified, purpose || null);
+      }
+      return refuse(403, 'FORBIDDEN', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose);
+    }
     if (!caller.purposes.includes('AUDIT')) return refuse(403, 'PURPOSE_NOT_PERMITTED', 'The token does not permit purpose "AUDIT".', verified, purpose);
     // The purpose is permitted but the caller is not an auditor: out of scope, as for Query.accessLog.
     if (caller.kind !== 'auditor') return refuse(403, 'FORBIDDEN', 'Only auditor tokens may run audit operations.', verified, purpose);

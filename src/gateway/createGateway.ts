@@ -321,7 +321,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           method: 'POST',
           headers,
           search: '',
-          body: { query, ...(variables ? { variables } : {}), ...(typeof operationName === 'string' ? { operationName } : {}) },
+          // An empty operationName means none, as selectOperation reads it: Apollo would look for an operation named "".
+          body: { query, ...(variables ? { variables } : {}), ...(typeof operationName === 'string' && operationName !== '' ? { operationName } : {}) },
         },
         context: async () => ({
           scope,

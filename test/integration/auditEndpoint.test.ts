@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dbAuditStore, replay } from '../../src/audit/index.js';
 import { auditRecordOf, expectAuditedRejection, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
 
 /** POST /audit/<op> (or another method), as the audit CLI sends it; the answer shaped like a GraphQL response for the harness. */
@@ -70,6 +71,21 @@ describe('POST /audit/<op>', () => {
     const res = await callAudit(gw, 'x'.repeat(5000), { token: auditor, purpose: 'AUDIT' });
     const leaf = await expectAuditedRejection(gw.db, res, 404, 'NOT_FOUND');
     expect(leaf.operationName).toBe(`audit ${'x'.repeat(64)}…`);
+  });
+
+  it.each([
+    { what: 'a purpose the token permits but audit operations do not take', purpose: 'BILLING', status: 403, code: 'FORBIDDEN' },
+    { what: 'a purpose the token does not permit', purpose: 'MARKETING', status: 403, code: 'PURPOSE_NOT_PERMITTED' },
+    { what: 'a purpose of spaces', purpose: '  ', status: 400, code: 'PURPOSE_REQUIRED' },
+    { what: 'a purpose not in the registry', purpose: 'NOPE', status: 400, code: 'UNKNOWN_PURPOSE' },
+    { what: 'a purpose that needs a reference, without one', purpose: 'LAW_ENFORCEMENT', status: 403, code: 'PURPOSE_REF_REQUIRED' },
+  ])('$what → $status $code, recorded, and `audit replay` finds the same refusal', async ({ purpose, status, code }) => {
+    const internal = await gw.mint({ sub: 'svc', kind: 'internal', purposes: ['BILLING', 'LAW_ENFORCEMENT'] });
+    const res = await callAudit(gw, 'verify', { token: internal, purpose, body: '{}' });
+    const leaf = await expectAuditedRejection(gw.db, res, status, code);
+    expect(leaf.operationName).toBe('audit verify');
+    const report = await replay({ store: dbAuditStore(gw.db), db: gw.db });
+    expect(report.mismatches).toEqual([]);
   });
 
   it.each([

@@ -180,5 +180,10 @@ describe('DateTime arguments', () => {
     expect(bad.body.errors![0].message).toContain('DateTime must be an ISO 8601 date-time');
     expect(bad.body.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
     expect(JSON.stringify(bad.body.data)).not.toContain('cdr-');
+    // A year the store has no such date for: refused as input, not an internal error from the store.
+    for (const s of ['0000-01-01T00:00:00Z', '2026-02-30T00:00:00Z']) {
+      const refused = await gw.gql(q, { purpose: 'BILLING', variables: { s } });
+      expect(refused.body.errors![0].extensions!.code).toBe('BAD_USER_INPUT');
+    }
   });
 });

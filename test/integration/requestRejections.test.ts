@@ -266,6 +266,21 @@ describe('ill-formed text and operations that cannot run: 400, audited, and the 
     expect(after.body.data).toEqual({ subscriber: { fullName: FIXTURES.adult.fullName } });
   });
 
+  it.each([
+    ['an anonymous operation', `{ subscriber(id: "${FIXTURES.adult.id}") { fullName } }`],
+    ['one named operation', `query A { subscriber(id: "${FIXTURES.adult.id}") { fullName } }`],
+  ])('an empty operationName is no name: %s runs (200), never an internal error', async (_name, query) => {
+    const res = await gw.gql(query, { purpose: 'BILLING', operationName: '' });
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data).toEqual({ subscriber: { fullName: FIXTURES.adult.fullName } });
+  });
+
+  it('an empty operationName with two operations → 400 OPERATION_RESOLUTION_FAILURE', async () => {
+    const res = await gw.gql('query A { __typename } query B { __typename }', { purpose: 'BILLING', operationName: '' });
+    await expectAuditedRejection(gw.db, res, 400, 'OPERATION_RESOLUTION_FAILURE');
+  });
+
   it('a token whose claims hold a NUL → 401, and the refusal is recorded', async () => {
     const token = await new SignJWT({ kind: 'internal', purposes: ['BILLING'] })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: gw.server.issuerKey.kid })
