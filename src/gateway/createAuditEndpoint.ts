@@ -2,10 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { runAuditOperation, type AuditOperation, type AuditWriter, type TrustedKey } from '../audit/index.js';
 import { AuthError, type VerifiedToken } from '../auth/index.js';
 import type { Db } from '../db/index.js';
+import { REJECTION_STATUS } from '../errors.js';
 import { admitRequest, type PurposeRegistry } from '../policy/index.js';
-
-/** The HTTP status of each refusal of the purpose check (SPEC §4). */
-const PURPOSE_REJECTION_STATUS = { PURPOSE_REQUIRED: 400, UNKNOWN_PURPOSE: 400, PURPOSE_NOT_PERMITTED: 403, PURPOSE_REF_REQUIRED: 403 } as const;
 import { readBody } from '../subgraphs/index.js';
 import { requestIdOf } from './requestIdOf.js';
 
@@ -78,7 +76,7 @@ export function createAuditEndpoint(options: {
       const admitted = admitRequest(options.registry, caller, purpose || undefined, undefined);
       if (!admitted.ok) {
         const message = admitted.code === 'PURPOSE_REQUIRED' ? 'Audit operations need "X-Purpose: AUDIT".' : admitted.message;
-        return refuse(PURPOSE_REJECTION_STATUS[admitted.code], admitted.code, message, verified, purpose || null);
+        return refuse(REJECTION_STATUS[admitted.code], admitted.code, message, verified, purpose || null);
       }
       return refuse(403, 'FORBIDDEN', 'Audit operations need "X-Purpose: AUDIT".', verified, purpose);
     }

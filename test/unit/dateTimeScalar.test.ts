@@ -25,11 +25,13 @@ describe('the DateTime scalar', () => {
     ['a word', 'yesterday'],
     ['a number', 1764870000000],
   ])('refuses %s with BAD_USER_INPUT', (_what, input) => {
-    expect(() => DateTime.parseValue(input)).toThrow(/DateTime must be an ISO 8601 date-time with a time zone, in years 0001-9999/);
+    let thrown: unknown;
     try {
       DateTime.parseValue(input);
     } catch (err) {
-      expect((err as { extensions?: { code?: string } }).extensions?.code).toBe('BAD_USER_INPUT');
+      thrown = err;
     }
+    expect((thrown as Error | undefined)?.message).toMatch(/DateTime must be an ISO 8601 date-time with a time zone, in years 0001-9999/);
+    expect((thrown as { extensions?: { code?: string } }).extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
