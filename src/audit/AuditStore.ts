@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { COPIED_COLUMNS, COPIED_TYPES, CopiedRecords, type CopiedPage } from './copiedRecords.js';
+import { liveLogIds } from './logLiveness.js';
 import { deflatedBytes, LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** A log as registered in the store. */
@@ -80,13 +81,17 @@ export interface AuditStore {
   /** Records of every log whose decision time is in [since, until), oldest first. */
   recordsBetween(since: string | undefined, until: string | undefined, afterKey: { at: string; recordId: string } | undefined, limit: number): Promise<Array<StoredRecord & { at: string }>>;
   checkpoints(logId: string): Promise<Array<{ size: number; note: string }>>;
+  /** The log's closure notes (closed by its writer, or sealed by a later process): none or one. */
+  closures(logId: string): Promise<Array<{ size: number; note: string }>>;
+  /** Which of these logs have a writer running now (logLiveness). */
+  liveLogs(logIds: readonly string[]): Promise<Set<string>>;
 }
 
 /** Copied pages' buffers kept for reuse: as many as verify has pages in flight on a few cores. */
 const SPARE_BUFFERS = 8;
 
 /** The audit store over the database. */
-export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'>): AuditStore {
+export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['kind'] }): AuditStore {
   const rowPage = async (logId: string, fromSeq: number, limit: number): Promise<RecordPage> => {
     const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; columns: string } & StoredLeaf>(
       // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
@@ -175,6 +180,11 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'>): AuditStore {
       );
       return rows.map((r) => ({ size: Number(r.tree_size), note: r.note }));
     },
+    async closures(logId) {
+      const { rows } = await db.query<{ tree_size: string | number; note: string }>('SELECT tree_size, note FROM audit_log_closures WHERE log_id = $1 ORDER BY tree_size', [logId]);
+      return rows.map((r) => ({ size: Number(r.tree_size), note: r.note }));
+    },
+    liveLogs: (logIds) => liveLogIds(db, logIds),
   };
   return store;
 }

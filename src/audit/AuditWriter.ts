@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
 import { canonicalLeafBytes } from './canonicalJson.js';
-import { signCheckpoint, type AuditSigner } from './checkpoint.js';
+import { CLOSED_EXTENSION, SEALED_EXTENSION, signCheckpoint, type AuditSigner } from './checkpoint.js';
+import { liveLogIds, LogLease, markOpenHere } from './logLiveness.js';
 import { Frontier, leafHash } from './merkle.js';
 import { deflatedLeaf } from './leafStorage.js';
 
@@ -47,6 +48,9 @@ export class AuditWriter {
   private lastCheckpointSize = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly lease: LogLease;
+  /** Logs of earlier processes this writer sealed when it opened (their writers had stopped without closing them). */
+  sealed: Array<{ logId: string; size: number }> = [];
   /** Records written and batches committed, for metrics and benchmarks. */
   readonly stats = { records: 0, batches: 0, failures: 0, checkpointFailures: 0 };
 
@@ -57,22 +61,35 @@ export class AuditWriter {
   ) {
     this.logId = logId;
     this.origin = `purposegate.audit/${logId}`;
+    this.lease = new LogLease(db, logId);
   }
 
   /** Registers a new log in the store and starts its checkpoint timer. */
   static async open(db: Db, options: AuditWriterOptions): Promise<AuditWriter> {
     const logId = options.logId ?? `gw-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(5).toString('hex')}`;
     const writer = new AuditWriter(db, options, logId);
-    await db.query('INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, $2, $3, $4)', [
-      logId,
-      writer.origin,
-      options.signer.name,
-      options.signer.publicKey.toString('base64'),
-    ]);
+    // The lease first: from the moment its row exists, the log is seen as live (not sealed by
+    // another gateway starting meanwhile).
+    await writer.lease.take();
+    markOpenHere(logId, true);
+    try {
+      writer.sealed = await writer.sealStoppedLogs();
+      await db.query('INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, $2, $3, $4)', [
+        logId,
+        writer.origin,
+        options.signer.name,
+        options.signer.publicKey.toString('base64'),
+      ]);
+    } catch (err) {
+      markOpenHere(logId, false);
+      await writer.lease.release();
+      throw err;
+    }
     writer.timer = setInterval(() => {
       writer.checkpoint().catch(() => {
         writer.stats.checkpointFailures++;
       });
+      writer.lease.renew().catch(() => undefined); // tried again on the next tick
     }, options.checkpointIntervalMs ?? 10_000);
     writer.timer.unref();
     return writer;
@@ -244,13 +261,7 @@ export class AuditWriter {
       note,
     ]);
     this.lastCheckpointSize = Math.max(this.lastCheckpointSize, size);
-    if (this.options.witnessDir) {
-      // Written atomically: deleting the log's tail together with its checkpoint row is then still detected.
-      mkdirSync(this.options.witnessDir, { recursive: true });
-      const file = join(this.options.witnessDir, `${this.logId}.checkpoint`);
-      writeFileSync(`${file}.tmp`, note);
-      renameSync(`${file}.tmp`, file);
-    }
+    this.witness(this.logId, note);
     return { size, note };
   }
 
@@ -279,12 +290,82 @@ export class AuditWriter {
     return true;
   }
 
-  /** Writes what is queued, signs a final checkpoint and stops the timer. */
+  /**
+   * Writes what is queued, signs a final checkpoint and the log's closure (a checkpoint of the same
+   * size with a closed extension line: records found past it later were added), stops the timer.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
     while (this.running) await this.flushing;
     this.closed = true;
-    await this.checkpoint();
+    try {
+      await this.checkpoint();
+      await this.storeClosure(this.logId, this.origin, this.frontier.size, this.frontier.root(), CLOSED_EXTENSION);
+    } finally {
+      markOpenHere(this.logId, false);
+      await this.lease.release();
+    }
+  }
+
+  private async storeClosure(logId: string, origin: string, size: number, root: Buffer, extension: string): Promise<void> {
+    const note = signCheckpoint({ origin, size, root, extensions: [extension] }, this.options.signer);
+    await this.db.query('INSERT INTO audit_log_closures (log_id, tree_size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [logId, size, note]);
+    this.witness(logId, note);
+  }
+
+  private witness(logId: string, note: string): void {
+    if (!this.options.witnessDir) return;
+    // Written atomically: deleting the log's tail together with its checkpoint row is then still detected.
+    mkdirSync(this.options.witnessDir, { recursive: true });
+    const file = join(this.options.witnessDir, `${logId}.checkpoint`);
+    writeFileSync(`${file}.tmp`, note);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * Seals the logs of earlier processes that stopped without closing them (killed, crashed): signs
+   * a checkpoint of each at the records it holds, with an extension line naming this log. Records
+   * that process wrote after its last checkpoint are then covered, and `audit verify` says they
+   * were signed only at this start; anything added to the log later is reported. Only logs under
+   * this writer's key, and not live (a writer holding its lease, PostgreSQL) are sealed.
+   */
+  private async sealStoppedLogs(): Promise<Array<{ logId: string; size: number }>> {
+    const { rows } = await this.db.query<{ log_id: string; origin: string; key_name: string; public_key: string }>(
+      `SELECT log_id, origin, key_name, public_key FROM audit_logs l
+        WHERE NOT EXISTS (SELECT 1 FROM audit_log_closures c WHERE c.log_id = l.log_id) ORDER BY created_at, log_id`,
+    );
+    const own = rows.filter((r) => r.key_name === this.options.signer.name && r.public_key === this.options.signer.publicKey.toString('base64'));
+    if (own.length === 0) return [];
+    let live: Set<string>;
+    try {
+      live = await liveLogIds(this.db, own.map((r) => r.log_id));
+    } catch {
+      return []; // whether their writers run is unknown: none is sealed (a live one sealed would break its log)
+    }
+    const sealed: Array<{ logId: string; size: number }> = [];
+    for (const log of own) {
+      if (live.has(log.log_id)) continue;
+      // The tree of the records it holds, in order, up to the first gap (a gap is verify's to report).
+      const frontier = new Frontier();
+      for (;;) {
+        const page = await this.db.query<{ seq: string | number; leaf_hash: string }>(
+          'SELECT seq, leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT 10000',
+          [log.log_id, frontier.size],
+        );
+        let contiguous = true;
+        for (const r of page.rows) {
+          if (Number(r.seq) !== frontier.size || !/^[0-9a-f]{64}$/.test(r.leaf_hash)) {
+            contiguous = false;
+            break;
+          }
+          frontier.push(Buffer.from(r.leaf_hash, 'hex'));
+        }
+        if (!contiguous || page.rows.length < 10000) break;
+      }
+      await this.storeClosure(log.log_id, log.origin, frontier.size, frontier.root(), `${SEALED_EXTENSION} ${this.logId}`);
+      sealed.push({ logId: log.log_id, size: frontier.size });
+    }
+    return sealed;
   }
 }

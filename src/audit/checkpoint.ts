@@ -11,11 +11,27 @@ export interface AuditSigner {
   publicKey: Buffer;
 }
 
-/** A parsed checkpoint: origin, tree size, root. */
+/** A parsed checkpoint: origin, tree size, root, and its extension lines (signed with the rest). */
 export interface Checkpoint {
   origin: string;
   size: number;
   root: Buffer;
+  /** C2SP extension lines after the root; purposegate's own: CLOSED_EXTENSION, SEALED_EXTENSION. */
+  extensions?: string[];
+}
+
+/** Extension line of a log's closing checkpoint: its writer shut down at this size. */
+export const CLOSED_EXTENSION = 'purposegate-log-closed';
+/** Extension line (then a space and the sealing log's id) of a checkpoint a later process signed for a log whose writer stopped without closing it. */
+export const SEALED_EXTENSION = 'purposegate-log-sealed-by';
+
+/** How a note ends its log, if it does: closed by its writer, or sealed by a later process. */
+export function finality(c: Checkpoint): { kind: 'closed' } | { kind: 'sealed'; by: string } | undefined {
+  for (const line of c.extensions ?? []) {
+    if (line === CLOSED_EXTENSION) return { kind: 'closed' };
+    if (line.startsWith(`${SEALED_EXTENSION} `)) return { kind: 'sealed', by: line.slice(SEALED_EXTENSION.length + 1) };
+  }
+  return undefined;
 }
 
 const SIGNATURE_LINE = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/;
@@ -72,7 +88,10 @@ export function loadOrCreateAuditSigner(dataDir: string, name = 'purposegate-aud
 
 /** The checkpoint body: origin, size and base64 root, one per line. */
 export function checkpointBody(c: Checkpoint): string {
-  return `${c.origin}\n${c.size}\n${c.root.toString('base64')}\n`;
+  for (const line of c.extensions ?? []) {
+    if (line === '' || /[\n\r]/.test(line)) throw new Error('A checkpoint extension line must be one non-empty line.');
+  }
+  return `${c.origin}\n${c.size}\n${c.root.toString('base64')}\n${(c.extensions ?? []).map((l) => `${l}\n`).join('')}`;
 }
 
 /** Signs a checkpoint as a C2SP signed note. */
@@ -104,7 +123,10 @@ export function openCheckpoint(note: string, key: { name: string; publicKey: Buf
     if (!m || m[1] !== key.name) continue;
     const blob = Buffer.from(m[2], 'base64');
     if (blob.length !== 68 || !blob.subarray(0, 4).equals(expectedHash)) continue;
-    if (verify(null, Buffer.from(body), verifier, blob.subarray(4))) return { origin, size: Number(sizeText), root };
+    if (verify(null, Buffer.from(body), verifier, blob.subarray(4))) {
+      const extensions = lines.slice(3, -1);
+      return { origin, size: Number(sizeText), root, ...(extensions.length > 0 ? { extensions } : {}) };
+    }
   }
   throw new Error(`No valid signature by key "${key.name}" on the checkpoint.`);
 }

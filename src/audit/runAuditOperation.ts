@@ -1,6 +1,7 @@
 import type { Db } from '../db/index.js';
 import { dbAuditStore } from './AuditStore.js';
 import { proveConsistency, proveRecord } from './proofs.js';
+import { parseVerifierKey } from './checkpoint.js';
 import { policyFromText, replay } from './replay.js';
 import { subscriberAccesses } from './subscriberReport.js';
 import { verifyLogs, type TrustedKey } from './verifyLogs.js';
@@ -13,6 +14,8 @@ export type AuditOperation =
       witnesses?: string[];
       /** Worker threads that check records (0 to 8; default one per core beyond the reading one). */
       workers?: number;
+      /** Note verifier keys (as in audit.pub) trusted beside the runner's own (`--key` through a server). */
+      keys?: string[];
     }
   | { op: 'replay'; since?: string; until?: string; /** A proposed policy text (what-if). */ policyText?: string }
   | { op: 'report'; subscriber: string }
@@ -21,7 +24,7 @@ export type AuditOperation =
 
 /** Runs one audit operation; the result is plain JSON. Timing covers the work, not opening the store. */
 export async function runAuditOperation(
-  db: Pick<Db, 'query'>,
+  db: Pick<Db, 'query'> & { kind?: Db['kind'] },
   operation: AuditOperation,
   trusted: readonly TrustedKey[],
   /** Records processed so far (verify, replay), for a progress bar. */
@@ -37,8 +40,17 @@ export async function runAuditOperation(
         if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 8)) {
           throw new Error(`Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`);
         }
+        const { keys } = operation;
+        if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) throw new Error('"keys" must be an array of note verifier keys.');
+        const extra = (keys ?? []).map((k, i) => {
+          try {
+            return parseVerifierKey(k);
+          } catch (err) {
+            throw new Error(`"keys" item ${i} is not a note verifier key: ${(err as Error).message}`);
+          }
+        });
         let n = 0;
-        return done(await verifyLogs(store, trusted, { witnesses: operation.witnesses, workers, onLeaf: onProgress && (() => ++n % 2000 === 0 && onProgress(n)) }));
+        return done(await verifyLogs(store, [...trusted, ...extra], { witnesses: operation.witnesses, workers, onLeaf: onProgress && (() => ++n % 2000 === 0 && onProgress(n)) }));
       }
     case 'replay':
       return done(

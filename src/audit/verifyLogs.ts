@@ -1,6 +1,6 @@
 import type { AuditStore, RecordPage, StoredLog } from './AuditStore.js';
 import type { CopiedPage } from './copiedRecords.js';
-import { openCheckpoint } from './checkpoint.js';
+import { finality, openCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { CheckedRecords } from './checkRecords.js';
 import { Frontier } from './merkle.js';
 import { defaultVerifyWorkers, inThreadCheckers, workerCheckers, type RecordCheckers } from './RecordCheckers.js';
@@ -16,7 +16,23 @@ export interface LogProblem {
 /** What `audit verify` found. */
 export interface VerifyReport {
   ok: boolean;
-  logs: Array<{ logId: string; records: number; checkpoints: number; problem?: LogProblem }>;
+  logs: Array<{
+    logId: string;
+    records: number;
+    checkpoints: number;
+    /**
+     * closed: its writer closed it; sealed: a later process signed its records for a writer that
+     * stopped without closing it; live: its writer is running; open: none of these (then every
+     * record must be under a checkpoint).
+     */
+    state?: 'closed' | 'sealed' | 'live' | 'open';
+    /** Sealed: the log the sealing process wrote, and the records its seal alone covers (from, to exclusive). */
+    sealedBy?: string;
+    sealedRecords?: [number, number];
+    /** Live: records past its newest checkpoint (the writer's next checkpoint covers them). */
+    pending?: number;
+    problem?: LogProblem;
+  }>;
   leaves: number;
   /** The first problem, by log then index. */
   problem?: LogProblem;
@@ -54,18 +70,19 @@ async function verifyLog(
   store: AuditStore,
   log: StoredLog,
   trusted: readonly TrustedKey[],
-  witnessed: ReadonlyArray<{ size: number; root: Buffer }>,
+  witnessed: ReadonlyArray<Checkpoint>,
+  live: boolean,
   checkersFor: (recordsRead: number, expectedSize: number) => Promise<RecordCheckers>,
   pageSize: number,
   onLeaf?: () => void,
 ) {
   const problem = (index: number, message: string): LogProblem => ({ logId: log.logId, index, message });
   const key = trusted.find((k) => k.name === log.keyName && k.publicKey.toString('base64') === log.publicKey);
-  const checkpointRows = await store.checkpoints(log.logId);
+  const checkpointRows = [...(await store.checkpoints(log.logId)), ...(await store.closures(log.logId))];
   if (!key) {
     return { records: 0, checkpoints: checkpointRows.length, problem: problem(0, `log "${log.logId}" claims a signing key the auditor does not trust`) };
   }
-  const checkpoints: Array<{ size: number; root: Buffer }> = [];
+  const checkpoints: Checkpoint[] = [];
   for (const c of checkpointRows) {
     try {
       const cp = openCheckpoint(c.note, key);
@@ -77,18 +94,37 @@ async function verifyLog(
     }
   }
   for (const w of witnessed) {
-    const stored = checkpoints.find((c) => c.size === w.size);
-    if (stored && !stored.root.equals(w.root)) {
+    const stored = checkpoints.filter((c) => c.size === w.size);
+    if (stored.some((c) => !c.root.equals(w.root))) {
       return { records: 0, checkpoints: checkpoints.length, problem: problem(w.size, `the checkpoint of size ${w.size} in the store differs from the one a witness holds`) };
     }
-    if (!stored) checkpoints.push(w);
+    // A witnessed closure counts even when the store holds only a plain checkpoint of that size.
+    if (!stored.some((c) => (finality(c) === undefined) === (finality(w) === undefined))) checkpoints.push(w);
   }
   checkpoints.sort((a, b) => a.size - b.size);
+  // The earliest closure (closed, or sealed) ends the log: no record, and no checkpoint, may come after it.
+  const ends = checkpoints.filter((c) => finality(c) !== undefined);
+  const end = ends[0];
+  const endedBy = end && finality(end);
+  if (end) {
+    const later = checkpoints.find((c) => c.size > end.size);
+    if (later) {
+      return { records: 0, checkpoints: checkpoints.length, problem: problem(end.size, `a checkpoint of size ${later.size} was signed after the log was ${endedBy!.kind} at size ${end.size}`) };
+    }
+  }
+  // Records covered only by a seal: those after the last checkpoint the log's own writer signed.
+  const lastPlain = checkpoints.filter((c) => finality(c) === undefined).reduce((m, c) => Math.max(m, c.size), 0);
   // A hint only (workers start early for a log that claims to be long): nothing is trusted from it.
   const expectedSize = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1].size : 0;
   const frontier = new Frontier();
   let next = 0; // next checkpoint to compare
   let lastVerifiedSize = 0;
+  // A checkpoint of size 0 (an empty log closed or sealed) signs the empty tree's root.
+  for (; next < checkpoints.length && checkpoints[next].size === 0; next++) {
+    if (!frontier.root().equals(checkpoints[next].root)) {
+      return { records: 0, checkpoints: checkpoints.length, problem: problem(0, 'a checkpoint of size 0 signs a root other than the empty tree\'s') };
+    }
+  }
   // Pages are read in order, one read in flight, while earlier pages are checked (on this thread
   // or in workers); results are applied to the tree strictly in order, so the first break found
   // is the first in the log, as a one-page-at-a-time walk would find it.
@@ -135,11 +171,30 @@ async function verifyLog(
     await Promise.allSettled(checking);
   }
   const index = frontier.size;
+  const counts = { records: index, checkpoints: checkpoints.length };
+  if (end && index > end.size) {
+    return { ...counts, problem: problem(end.size, `the log was ${endedBy!.kind} at ${end.size} records, but holds ${index}: record ${end.size} and any after it were added later`) };
+  }
   if (next < checkpoints.length) {
     const signed = checkpoints[checkpoints.length - 1].size;
-    return { records: index, checkpoints: checkpoints.length, problem: problem(index, `the log ends at ${index} records but a checkpoint signed ${signed}: its tail was cut`) };
+    return { ...counts, problem: problem(index, `the log ends at ${index} records but a checkpoint signed ${signed}: its tail was cut`) };
   }
-  return { records: index, checkpoints: checkpoints.length };
+  if (endedBy?.kind === 'closed') return { ...counts, state: 'closed' as const };
+  if (endedBy?.kind === 'sealed') {
+    return { ...counts, state: 'sealed' as const, sealedBy: endedBy.by, sealedRecords: [Math.min(lastPlain, index), index] as [number, number] };
+  }
+  if (index > lastVerifiedSize) {
+    if (live) return { ...counts, state: 'live' as const, pending: index - lastVerifiedSize };
+    return {
+      ...counts,
+      state: 'open' as const,
+      problem: problem(
+        lastVerifiedSize,
+        `the records from index ${lastVerifiedSize} to ${index - 1} are covered by no signed checkpoint, and the log's writer is not running: they were added, or it stopped without closing the log and no gateway has started since to seal it`,
+      ),
+    };
+  }
+  return { ...counts, state: live ? ('live' as const) : ('open' as const), ...(live ? { pending: 0 } : {}) };
 }
 
 /**
@@ -156,7 +211,7 @@ export async function verifyLogs(
   const report: VerifyReport = { ok: true, logs: [], leaves: 0 };
   const logs = await store.logs();
   // Witnessed checkpoints, by origin: each must match the store, and its log must still exist.
-  const witnessed = new Map<string, Array<{ size: number; root: Buffer }>>();
+  const witnessed = new Map<string, Checkpoint[]>();
   for (const note of options.witnesses ?? []) {
     const cp = trusted.map((k) => { try { return openCheckpoint(note, k); } catch { return undefined; } }).find((c) => c !== undefined);
     if (!cp) {
@@ -164,7 +219,7 @@ export async function verifyLogs(
       continue;
     }
     const list = witnessed.get(cp.origin) ?? [];
-    list.push({ size: cp.size, root: cp.root });
+    list.push(cp);
     witnessed.set(cp.origin, list);
   }
   for (const [origin, list] of witnessed) {
@@ -190,10 +245,14 @@ export async function verifyLogs(
     }
     return pool?.ready ? pool : inThread;
   };
+  // Read before the records: a writer that stops while its log is read is still counted live (its
+  // closure, read at the start of its log, may then be missing: its last records show as pending).
+  const live = await store.liveLogs(logs.map((l) => l.logId));
   try {
     for (const log of logs) {
-      const r = await verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], checkersFor, options.pageSize ?? PAGE, options.onLeaf);
-      report.logs.push({ logId: log.logId, records: r.records, checkpoints: r.checkpoints, ...(r.problem ? { problem: r.problem } : {}) });
+      const r = await verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], live.has(log.logId), checkersFor, options.pageSize ?? PAGE, options.onLeaf);
+      const { records, checkpoints, problem, ...rest } = r as typeof r & { problem?: LogProblem };
+      report.logs.push({ logId: log.logId, records, checkpoints, ...rest, ...(problem ? { problem } : {}) });
       report.leaves += r.records;
       if (r.problem && !report.problem) report.problem = r.problem;
     }

@@ -31,9 +31,12 @@ interface RouteOptions {
 
 /** Trusted checkpoint keys: DATA_DIR/keys/audit.pub plus any --key files. */
 function trustedKeys(config: Config, files: string[]): TrustedKey[] {
-  const paths = [...files];
   const own = join(config.dataDir, 'keys', 'audit.pub');
-  if (existsSync(own)) paths.push(own);
+  return keyLines(existsSync(own) ? [...files, own] : files).map((l) => l.key);
+}
+
+/** The note verifier keys in these files, one per non-empty line; an unreadable file or a line that is not a key is an error. */
+function keyLines(paths: string[]): Array<{ line: string; key: TrustedKey }> {
   const read = (p: string) => {
     try {
       return readFileSync(p, 'utf8');
@@ -47,7 +50,7 @@ function trustedKeys(config: Config, files: string[]): TrustedKey[] {
       .filter((l) => l.trim())
       .map((l) => {
         try {
-          return parseVerifierKey(l);
+          return { line: l.trim(), key: parseVerifierKey(l) };
         } catch (err) {
           throw new CliError(`${p}: ${(err as Error).message}`);
         }
@@ -80,6 +83,9 @@ async function run(config: Config, operation: AuditOperation, opts: RouteOptions
       throw new CliError((err as Error).message.split('\n')[0]);
     }
   }
+  // The --key files are the auditor's: read here, and trusted by the server beside its own key.
+  const keys = keyLines(opts.key).map((l) => l.line);
+  if (operation.op === 'verify' && keys.length > 0) operation = { ...operation, keys };
   const token = opts.token ?? (await cliToken(config, 'auditor', 'AUDIT', 300));
   const base = target.url.replace(/\/graphql$/, '');
   const res = await fetch(`${base}/audit/${operation.op}`, {
@@ -138,7 +144,12 @@ export function auditCommand(program: Command): void {
       const { result, seconds } = await run(config, { op: 'verify', witnesses, ...(workers !== undefined ? { workers } : {}) }, opts);
       const report = result as VerifyReport;
       for (const l of report.logs) {
-        process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : ''}\n`);
+        const state =
+          l.state === 'closed' ? ', closed'
+          : l.state === 'sealed' ? `, sealed by ${l.sealedBy} (its writer stopped without closing it${l.sealedRecords && l.sealedRecords[1] > l.sealedRecords[0] ? `; records ${l.sealedRecords[0]} to ${l.sealedRecords[1] - 1} were signed only then` : ''})`
+          : l.state === 'live' ? `, writer running${l.pending ? ` (${l.pending} newest records not under a checkpoint yet)` : ''}`
+          : '';
+        process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : state}\n`);
       }
       process.stdout.write(`${report.leaves} leaves in ${report.logs.length} logs checked in ${seconds.toFixed(2)} s (${Math.round(report.leaves / Math.max(seconds, 1e-9))} leaves/s)\n`);
       if (!report.ok) throw new CliError(`audit log broken: log ${report.problem!.logId} index ${report.problem!.index}: ${report.problem!.message}`);

@@ -29,5 +29,10 @@ export interface Db {
    * memory per call; a larger one is made when it is too small).
    */
   copyOut?(sql: string, into?: ArrayBuffer): Promise<Uint8Array>;
+  /**
+   * A connection of its own, outside the pool (PostgreSQL; absent on PGlite), for a session-level
+   * state held for a long time (the audit log's lease) without taking a pooled connection.
+   */
+  dedicated?(): Promise<Pick<Db, 'query'> & { close(): Promise<void> }>;
   close(): Promise<void>;
 }

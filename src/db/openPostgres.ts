@@ -124,6 +124,26 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
         checkIn(c, failed);
       }
     },
+    async dedicated() {
+      const c = new pg.Client({
+        connectionString: url,
+        connectionTimeoutMillis: 5000,
+        query_timeout: queryTimeout,
+        ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+      });
+      // A lost connection must not end the process: the next query on it fails instead.
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+      } catch (err) {
+        c.end().catch(() => undefined);
+        throw err;
+      }
+      return {
+        query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never,
+        close: () => c.end(),
+      };
+    },
     close: () => pool.end(),
   };
 }

@@ -112,6 +112,9 @@ export function createAuditEndpoint(options: {
       if (operation.op === 'verify') {
         const w = operation.workers;
         if (w === undefined || (Number.isInteger(w) && w > 1 && w <= 8)) operation.workers = 1;
+        // This server's own log, signed up to now (its records so far, this request's among them):
+        // only what arrives while verify reads is left pending.
+        await options.audit().checkpoint();
       }
       const out = await runAuditOperation(options.db, operation, options.trustedKeys());
       send(res, 200, { ...out, audit: { requestId, recordId } });

@@ -137,7 +137,7 @@ describe('the audit log', () => {
     await db
       .transaction(async (tx) => {
         await ownerRights(tx);
-        for (const t of ['audit_records', 'audit_checkpoints', 'audit_logs']) await tx.query(`DELETE FROM ${t} WHERE log_id = $1`, [logId]);
+        for (const t of ['audit_records', 'audit_checkpoints', 'audit_log_closures', 'audit_logs']) await tx.query(`DELETE FROM ${t} WHERE log_id = $1`, [logId]);
         report = await verifyLogs(dbAuditStore(tx), [key], { witnesses });
         throw new Error('rollback');
       })
@@ -153,7 +153,7 @@ describe('the audit log', () => {
     const report = await verifyLogs(dbAuditStore(db), [key], { witnesses });
     expect(report.problem).toBeUndefined();
     expect(report.ok).toBe(true);
-    expect(report.logs).toEqual([{ logId, records: 1000, checkpoints: 3 }]);
+    expect(report.logs).toEqual([{ logId, records: 1000, checkpoints: 4, state: 'closed' }]);
     let leaves = 0;
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, onLeaf: () => leaves++ })).toEqual(report);
     expect(leaves).toBe(1000);
@@ -166,7 +166,7 @@ describe('the audit log', () => {
 
   /** The attacker has the table owner's rights: the append-only triggers are no obstacle. */
   const ownerRights = async (tx: Pick<Db, 'query'>) => {
-    for (const t of ['audit_records', 'audit_checkpoints', 'audit_logs']) await tx.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
+    for (const t of ['audit_records', 'audit_checkpoints', 'audit_log_closures', 'audit_logs']) await tx.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
   };
   let witnesses: string[] = [];
 
@@ -200,7 +200,36 @@ describe('the audit log', () => {
     }
   };
 
+  /** A careful forger's record at `seq` of `log`: a copy of record 11 with its position, id and leaf hash made consistent. */
+  const appendForged = async (tx: Pick<Db, 'query'>, seq: number, log = logId) => {
+    const leaf = { ...(JSON.parse(await bodyAt(tx, 11)) as AuditLeaf), logId: log, seq, recordId: `${log}-${seq}` };
+    const body = JSON.stringify(leaf);
+    await tx.query(
+      `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[])`,
+      [log, seq, leaf.recordId, leaf.at, leafHash(Buffer.from(body)).toString('hex'), body, leaf.purpose, leaf.caller?.sub ?? null, leaf.caller?.kind ?? null, leaf.rejection?.code ?? null, [...new Set(leaf.decisions.map((d) => d.subscriberId))]],
+    );
+  };
+
   it.each<[string, (tx: Pick<Db, 'query'>) => Promise<number>, RegExp]>([
+    [
+      'records appended after the log was closed, each consistent with its position',
+      async (tx) => {
+        await appendForged(tx, 1000);
+        await appendForged(tx, 1001);
+        return 1000;
+      },
+      /the log was closed at 1000 records, but holds 1002: record 1000 and any after it were added later/,
+    ],
+    [
+      'a record appended after the log was closed, the closure row deleted (caught by the witness file)',
+      async (tx) => {
+        await tx.query('DELETE FROM audit_log_closures WHERE log_id = $1', [logId]);
+        await appendForged(tx, 1000);
+        return 1000;
+      },
+      /the log was closed at 1000 records, but holds 1001/,
+    ],
     [
       'a changed decision',
       async (tx) => {
@@ -401,6 +430,49 @@ describe('the audit log', () => {
     expect(report.ok).toBe(false);
     expect(report.problem).toMatchObject({ logId, index: expectedIndex });
     expect(report.problem!.message).toMatch(message);
+  });
+
+  /** Verifies inside a rolled-back transaction after `fn`, with no witness files (an auditor who kept none). */
+  const unwitnessed = async (fn: (tx: Pick<Db, 'query'>) => Promise<void>) => {
+    let report: VerifyReport | undefined;
+    await db
+      .transaction(async (tx) => {
+        await ownerRights(tx);
+        await fn(tx);
+        report = await verifyLogs(dbAuditStore(tx), [key], { workers: 0 });
+        throw new Error('rollback');
+      })
+      .catch((err: Error) => {
+        if (err.message !== 'rollback') throw err;
+      });
+    return report!;
+  };
+
+  it('without witness files: a record appended after the closure, the closure row deleted, is covered by no checkpoint (its writer is not running)', async () => {
+    const report = await unwitnessed(async (tx) => {
+      await tx.query('DELETE FROM audit_log_closures WHERE log_id = $1', [logId]);
+      await appendForged(tx, 1000);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.logs).toEqual([expect.objectContaining({ logId, records: 1001, state: 'open' })]);
+    expect(report.problem).toMatchObject({ logId, index: 1000 });
+    expect(report.problem!.message).toMatch(/the records from index 1000 to 1000 are covered by no signed checkpoint, and the log's writer is not running/);
+    // The honest log without its closure row: every record under a checkpoint, nothing to report.
+    const honest = await unwitnessed(async (tx) => {
+      await tx.query('DELETE FROM audit_log_closures WHERE log_id = $1', [logId]);
+    });
+    expect(honest).toMatchObject({ ok: true, logs: [{ logId, records: 1000, checkpoints: 3, state: 'open' }] });
+  });
+
+  it('a whole log fabricated under the trusted key (a log row and a self-consistent record, no checkpoint) is reported', async () => {
+    const fake = 'gw-20261204-fabricated';
+    const report = await unwitnessed(async (tx) => {
+      await tx.query('INSERT INTO audit_logs (log_id, origin, key_name, public_key) VALUES ($1, $2, $3, $4)', [fake, `purposegate.audit/${fake}`, key.name, key.publicKey.toString('base64')]);
+      await appendForged(tx, 0, fake);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ logId: fake, index: 0 });
+    expect(report.problem!.message).toMatch(/the records from index 0 to 0 are covered by no signed checkpoint/);
   });
 
   it('proves a record\u2019s inclusion, checked offline with only the proof and the public key', async () => {

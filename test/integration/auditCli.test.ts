@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, loadOrCreateAuditSigner, signCheckpoint } from '../../src/audit/index.js';
+import { canonicalJson, loadOrCreateAuditSigner, signCheckpoint, verifierKey } from '../../src/audit/index.js';
 import { leafHash } from '../../src/audit/merkle.js';
 import { openPglite } from '../../src/db/index.js';
 import { BIN, cli as runCli, spawnServe, type ServeProcess } from '../processes.js';
@@ -46,7 +46,23 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     const verify = await cli(['audit', 'verify']);
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toMatch(/^ok {5}gw-\S+: \d+ records, \d+ checkpoints/m);
+    // The server signs its log up to now before verifying it: only records that arrive meanwhile would be pending.
+    expect(verify.stdout).toMatch(/^ok {5}gw-\S+: \d+ records, \d+ checkpoints, writer running\n/m);
+    // --key is the auditor's, also through the server: a file that is not a key is refused, not ignored.
+    const junk = join(dataDir, 'junk.pub');
+    writeFileSync(junk, 'root:x:0:0:root:/root:/bin/bash\n');
+    const badKey = await cli(['audit', 'verify', '--key', junk]);
+    expect(badKey.code).toBe(1);
+    expect(badKey.stderr.trim()).toBe(`purposegate: ${junk}: Not an Ed25519 note verifier key.`);
+    const missing = await cli(['audit', 'verify', '--key', join(dataDir, 'no-such.pub')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(`purposegate: Cannot read the audit key ${join(dataDir, 'no-such.pub')}: ENOENT.`);
+    // A key given with --key is trusted by the server for this verify, beside its own.
+    const other = loadOrCreateAuditSigner(mkdtempSync(join(tmpdir(), 'pg-auditcli-other-')));
+    const otherPub = join(dataDir, 'other.pub');
+    writeFileSync(otherPub, `${verifierKey(other.name, other.publicKey)}\n`);
+    const withOther = await cli(['audit', 'verify', '--key', otherPub]);
+    expect(withOther.code, withOther.stderr).toBe(0);
     const report = await cli(['audit', 'report', '--subscriber', 'sub-000001']);
     expect(report.code).toBe(0);
     expect(JSON.parse(report.stdout).accesses.map((a: { purpose: string }) => a.purpose)).toEqual(['CUSTOMER_SUPPORT', 'MARKETING']);
@@ -64,7 +80,7 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
 
     const verify = await cli(['audit', 'verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-    expect(verify.stdout).toMatch(/ok {5}gw-\S+: 15 records, \d+ checkpoints/); // 12 queries + 3 audit operations
+    expect(verify.stdout).toMatch(/ok {5}gw-\S+: 16 records, \d+ checkpoints, closed\n/); // 12 queries + 4 audit requests (the two with a bad --key never reach the server)
     const inThread = await cli(['audit', 'verify', '--workers', '0']);
     expect(inThread.code, inThread.stderr).toBe(0);
     expect(inThread.stdout.split('\n')[0]).toBe(verify.stdout.split('\n')[0]);
@@ -85,14 +101,14 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
 
     const replay = await cli(['audit', 'replay']);
     expect(replay.code, replay.stdout + replay.stderr).toBe(0);
-    expect(replay.stdout).toMatch(/15 records, \d+ decisions replayed .*: 0 mismatches/);
+    expect(replay.stdout).toMatch(/16 records, \d+ decisions replayed .*: 0 mismatches/);
 
     const html = join(dataDir, 'report.html');
     expect((await cli(['audit', 'report', '--subscriber', 'sub-000002', '--format', 'html', '--out', html])).code).toBe(0);
     expect(readFileSync(html, 'utf8')).toContain('<svg id="chart"');
 
     const exported = (await cli(['audit', 'export'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(exported.filter((l) => l.type === 'record')).toHaveLength(15);
+    expect(exported.filter((l) => l.type === 'record')).toHaveLength(16);
     expect(exported.filter((l) => l.type === 'checkpoint').length).toBeGreaterThan(0);
   }, 240_000); // thirteen CLI processes one after another: 56-60 s on the evening's loaded 2-core machine
 

@@ -209,6 +209,9 @@ describe('kill -9 under load, then a restart on the same DATA_DIR', () => {
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
     expect(verify.stdout.match(/^ok {5}gw-/gm)?.length).toBeGreaterThanOrEqual(1);
+    // The killed process's log was sealed by the restarted gateway: verify says so, and which of
+    // its records only that seal covers (those written after its last checkpoint).
+    expect(verify.stdout).toMatch(/^ok {5}gw-\S+: \d+ records, \d+ checkpoints, sealed by gw-\S+ \(its writer stopped without closing it/m);
     const out = join(dataDir, 'export.jsonl');
     expect((await cli(['audit', 'export', '--out', out], env)).code).toBe(0);
     const logged = new Set(

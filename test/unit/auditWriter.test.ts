@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
+import { liveLogIds, markOpenHere } from '../../src/audit/logLiveness.js';
+import { leafHash } from '../../src/audit/merkle.js';
 import type { Db } from '../../src/db/index.js';
+import { openPostgres } from '../../src/db/index.js';
 import { openTestDb } from '../harness.js';
 
 const entry = (i: number): AuditEntry => ({
@@ -39,7 +42,71 @@ describe('AuditWriter', () => {
     expect(writer.stats.batches).toBeLessThan(800);
     await writer.close();
     const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
-    expect(report.logs.find((l) => l.logId === writer.logId)).toEqual({ logId: writer.logId, records: 800, checkpoints: 1 });
+    expect(report.logs.find((l) => l.logId === writer.logId)).toEqual({ logId: writer.logId, records: 800, checkpoints: 2, state: 'closed' });
+  });
+
+  const trusted = () => [{ name: signer.name, publicKey: signer.publicKey }];
+  const logOf = async (id: string) => (await verifyLogs(dbAuditStore(db), trusted())).logs.find((l) => l.logId === id);
+
+  it('closes its log: verify says closed; while it runs, its newest records are pending, not a break', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 3_600_000 });
+    await writer.append(entry(1));
+    await writer.checkpoint();
+    await writer.append(entry(2));
+    await writer.append(entry(3));
+    expect(await logOf(writer.logId)).toEqual({ logId: writer.logId, records: 3, checkpoints: 1, state: 'live', pending: 2 });
+    await writer.close();
+    expect(await logOf(writer.logId)).toEqual({ logId: writer.logId, records: 3, checkpoints: 3, state: 'closed' });
+  });
+
+  it('seals the log of a writer that stopped without closing it; verify names the records only the seal covers, and a record added later is reported', async () => {
+    const dead = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 3_600_000 });
+    for (let i = 0; i < 3; i++) await dead.append(entry(i));
+    await dead.checkpoint();
+    for (let i = 3; i < 5; i++) await dead.append(entry(i));
+    markOpenHere(dead.logId, false); // its process is gone (the lease of a PostgreSQL writer too: see below)
+    if (db.kind === 'postgres') await (dead as unknown as { lease: { release(): Promise<void> } }).lease.release();
+    // Before any gateway starts again: five records, two of them under no signature, writer gone.
+    const before = await logOf(dead.logId);
+    expect(before).toMatchObject({ records: 5, state: 'open', problem: { index: 3 } });
+    expect(before!.problem!.message).toMatch(/records from index 3 to 4 are covered by no signed checkpoint/);
+    const next = await AuditWriter.open(db, { policyVersion: 'v', signer });
+    expect(next.sealed).toContainEqual({ logId: dead.logId, size: 5 });
+    expect(await logOf(dead.logId)).toEqual({ logId: dead.logId, records: 5, checkpoints: 2, state: 'sealed', sealedBy: next.logId, sealedRecords: [3, 5] });
+    // A record added to the sealed log afterwards (the triggers off, as an owner could), consistent with its position.
+    const { rows } = await db.query<{ body: string; at: string }>('SELECT body, at FROM audit_records WHERE log_id = $1 AND seq = 4', [dead.logId]);
+    const body = JSON.stringify({ ...JSON.parse(rows[0].body), seq: 5, recordId: `${dead.logId}-5` });
+    await db.query('ALTER TABLE audit_records DISABLE TRIGGER USER');
+    try {
+      await db.query(
+        `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, rejection_code, subscriber_ids) VALUES ($1, 5, $2, $3, $4, $5, 'UNAUTHENTICATED', '{}')`,
+        [dead.logId, `${dead.logId}-5`, rows[0].at, leafHash(Buffer.from(body)).toString('hex'), body],
+      );
+      const after = await logOf(dead.logId);
+      expect(after).toMatchObject({ records: 6, problem: { index: 5 } });
+      expect(after!.problem!.message).toMatch(/the log was sealed at 5 records, but holds 6/);
+    } finally {
+      await db.query('DELETE FROM audit_records WHERE log_id = $1 AND seq = 5', [dead.logId]);
+      await db.query('ALTER TABLE audit_records ENABLE TRIGGER USER');
+    }
+    await next.close();
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('is seen as live from another connection while it runs (PostgreSQL: an advisory lock on a connection of its own), and not once closed', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer });
+    const other = await openPostgres((db as unknown as { url: string }).url, { max: 1 });
+    try {
+      markOpenHere(writer.logId, false); // only the lock tells, as for a writer in another process
+      expect(await liveLogIds(other, [writer.logId, 'gw-none'])).toEqual(new Set([writer.logId]));
+      // Not sealed by a gateway starting meanwhile.
+      const second = await AuditWriter.open(other, { policyVersion: 'v', signer });
+      expect(second.sealed.map((s) => s.logId)).not.toContain(writer.logId);
+      await second.close();
+      await writer.close();
+      expect(await liveLogIds(other, [writer.logId])).toEqual(new Set());
+    } finally {
+      await other.close();
+    }
   });
 
   it('signs checkpoints on its own while records arrive (every checkpointIntervalMs)', async () => {
@@ -123,6 +190,7 @@ describe('AuditWriter', () => {
     const { rows } = await db.query<{ seq: string | number }>('SELECT seq FROM audit_records WHERE log_id = $1 ORDER BY seq', [writer.logId]);
     expect(rows.map((r) => Number(r.seq))).toEqual([0, 1, 2]);
     const report = await verifyLogs(dbAuditStore(db), [{ name: signer.name, publicKey: signer.publicKey }]);
+    expect(report.problem).toBeUndefined();
     expect(report.ok).toBe(true);
   });
 });

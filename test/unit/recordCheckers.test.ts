@@ -200,6 +200,9 @@ describe('record checkers', () => {
     const store: AuditStore = {
       logs: async () => [{ logId: LOG, origin: `purposegate.audit/${LOG}`, keyName: 'k', publicKey: publicKey.toString('base64') }],
       checkpoints: async () => [],
+      closures: async () => [],
+      // Its writer is running: records past the (absent) checkpoints are pending, not a break.
+      liveLogs: async (ids) => new Set(ids),
       recordPage: async (_log, from, limit) => {
         if (++reads === 3) throw new Error('connection terminated');
         return page(from, limit);
