@@ -4,7 +4,10 @@ import { loadSubjects, type LoadedSubject } from './loadSubjects.js';
 
 /** Options of a per-request subject loader. */
 export interface SubjectLoaderOptions {
-  /** Consent state as of this instant (ISO); current state when absent. */
+  /**
+   * Consent state as of this instant (ISO): the request's time; current state when absent. The
+   * read fails closed when the database's clock is too far ahead of it (loadSubjects).
+   */
   asOf?: string;
   /** After this many ms the store is treated as unavailable (fail closed). @default 2000 */
   timeoutMs?: number;
@@ -31,7 +34,7 @@ export class SubjectLoader {
       let results: LoadedSubject[];
       try {
         results = await Promise.race([
-          loadSubjects(db, ids, options.asOf),
+          loadSubjects(db, ids, options.asOf, { live: true }),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error('consent store timed out')), timeoutMs);
           }),

@@ -50,8 +50,8 @@ const SUBJECT_ARRAY = `json_build_array(${SUBJECT_ARRAY_ITEMS})`;
  * driver then hands over one value instead of parsing nine columns of every row (PGlite does
  * that in JavaScript: about 1 ms for the hundred subjects of a page), and JSON.parse reads it.
  */
-export function subjectRowsQuery(from: string, key?: string): string {
-  return `SELECT coalesce(json_agg(${key ? `json_build_array(${key}, ${SUBJECT_ARRAY_ITEMS})` : SUBJECT_ARRAY})::text, '[]') AS rows ${from}`;
+export function subjectRowsQuery(from: string, key?: string, extraColumns = ''): string {
+  return `SELECT coalesce(json_agg(${key ? `json_build_array(${key}, ${SUBJECT_ARRAY_ITEMS})` : SUBJECT_ARRAY})::text, '[]') AS rows${extraColumns ? `, ${extraColumns}` : ''} ${from}`;
 }
 
 type SubjectArray = [string, string, string | null, 'LISTED' | 'UNLISTED', string | null, string | null, 'GRANT' | 'WITHDRAW' | null, string | null, string | null];
@@ -94,15 +94,43 @@ export function subjectsFromRows<K>(rows: readonly SubjectRow[], keys: readonly 
 }
 
 /**
+ * How far the database's clock may be ahead of a request's time (its `asOf`) when its consent is
+ * read. Beyond it the gateway's clock is taken to be behind the database's, by which consent
+ * events are stamped (recordConsent): a withdrawal recorded before the request could carry a time
+ * after it and go unseen. The read fails then (the caller fails closed: CONSENT_UNAVAILABLE). The
+ * time from a request's start to its consent read counts too: such a request is already near the
+ * loader's own time-out.
+ */
+export const CONSENT_CLOCK_TOLERANCE_MS = 5000;
+
+/** The database's clock is further ahead of the request's time than CONSENT_CLOCK_TOLERANCE_MS. */
+export class ConsentClockSkewError extends Error {
+  constructor(readonly aheadMs: number) {
+    super(`The database's clock is ${Math.round(aheadMs)} ms ahead of the request's time (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent read as of the request could miss a recorded withdrawal.`);
+    this.name = 'ConsentClockSkewError';
+  }
+}
+
+/**
  * Loads subjects and their consent state as of `asOf` (latest event per purpose, ties broken by
  * event id) for many subscribers in ONE query. Returns one entry per id, in the order of `ids`.
+ * With `live` (a request's own read, `asOf` its time), fails with ConsentClockSkewError when the
+ * database's clock is more than CONSENT_CLOCK_TOLERANCE_MS ahead of `asOf`.
  */
-export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[], asOf?: string): Promise<LoadedSubject[]> {
-  const result = await db.query<{ rows: string }>(
-    subjectRowsQuery(`FROM subscribers s
+export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[], asOf?: string, options: { live?: boolean } = {}): Promise<LoadedSubject[]> {
+  const checkClock = options.live === true && asOf !== undefined;
+  const result = await db.query<{ rows: string; ahead_ms?: number | string | null }>(
+    subjectRowsQuery(
+      `FROM subscribers s
        ${latestEventsAsOf('$2::timestamptz')}
-      WHERE s.id = ANY($1::text[])`),
+      WHERE s.id = ANY($1::text[])`,
+      undefined,
+      // The database's clock at the statement's start, less the request's time.
+      checkClock ? `(extract(epoch FROM statement_timestamp() - $2::timestamptz) * 1000)::float8 AS ahead_ms` : '',
+    ),
     [ids as string[], asOf ?? null],
   );
+  const ahead = result.rows[0]!.ahead_ms;
+  if (checkClock && ahead != null && Number(ahead) > CONSENT_CLOCK_TOLERANCE_MS) throw new ConsentClockSkewError(Number(ahead));
   return subjectsFromRows(subjectRowsFromJson(result.rows[0]!.rows, false), ids, (row) => row.id);
 }

@@ -18,21 +18,37 @@ export class UnknownSubscriberError extends Error {
   }
 }
 
+/** An explicit consent event time later than the database's clock (beyond a second): refused. */
+export class FutureConsentTimeError extends Error {
+  constructor(readonly at: string) {
+    super(`The consent event time ${at} is in the future by the database's clock: events are recorded as of now or earlier.`);
+    this.name = 'FutureConsentTimeError';
+  }
+}
+
 /**
- * Appends one consent event (the store is append-only). `at` defaults to now on this process's
- * clock; an explicit `at` is how back-dated evidence is recorded.
+ * Appends one consent event (the store is append-only). `at` defaults to now: this process's
+ * clock, or the database's where that is earlier, so an event is never stamped ahead of the
+ * database's clock (a recording machine whose clock runs ahead would otherwise stamp a withdrawal
+ * that a gateway's next requests, as of their own earlier "now", do not see yet; a gateway whose
+ * clock is behind the database's fails closed instead: loadSubjects). An explicit `at` is how
+ * back-dated evidence is recorded; one later than the database's clock is refused.
  */
 export async function recordConsent(
   db: Pick<Db, 'query'>,
   event: { subscriberId: string; purpose: string; action: 'GRANT' | 'WITHDRAW'; source: string; evidence?: unknown; at?: string },
 ): Promise<ConsentRecord> {
+  if (event.at !== undefined) {
+    const { rows } = await db.query<{ future: boolean }>(`SELECT $1::timestamptz > clock_timestamp() + interval '1 second' AS future`, [event.at]);
+    if (rows[0]?.future) throw new FutureConsentTimeError(event.at);
+  }
   const result = await db.query<{ id: string; at: Date | string }>(
     `INSERT INTO consent_events (subscriber_id, purpose, action, source, evidence, at)
-     SELECT $1, $2, $3, $4, $5::jsonb, $6::timestamptz
+     SELECT $1, $2, $3, $4, $5::jsonb, ${event.at !== undefined ? '$6::timestamptz' : `LEAST($6::timestamptz, date_trunc('milliseconds', clock_timestamp()))`}
       WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = $1)
      RETURNING id::text AS id, at`,
-    // Stamped by the same clock that stamps decision times (ms precision), not the database's, so
-    // the very next request sees the event whatever the two clocks say.
+    // Stamped by the same clock that stamps decision times (ms precision) unless the database's
+    // is behind it, so the very next request of this process sees the event.
     [event.subscriberId, event.purpose, event.action, event.source, event.evidence === undefined ? null : JSON.stringify(event.evidence), event.at ?? new Date().toISOString()],
   );
   const row = result.rows[0];

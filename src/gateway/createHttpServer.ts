@@ -1,16 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { CONSENT_CLOCK_TOLERANCE_MS } from '../consent/loadSubjects.js';
 import type { Db } from '../db/index.js';
 import type { Gateway } from './createGateway.js';
 
 /** Whether the gateway can serve now, and if not, why (for GET /readyz). */
 export type Readiness = () => Promise<{ ready: true } | { ready: false; reason: string }>;
 
-/** Ready when the store answers within a second. */
+/** Ready when the store answers within a second and its clock is not too far ahead of this process's. */
 export function storeReadiness(db: Db): Readiness {
   return async () => {
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref());
     try {
-      await Promise.race([db.query('SELECT 1'), timeout]);
+      const { rows } = await Promise.race([db.query<{ now_ms: number | string }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms'), timeout]);
+      // Consent events are stamped no later than the database's clock: a gateway whose clock is
+      // behind it by more than the tolerance fails consent reads closed (loadSubjects); say why here.
+      const ahead = Number(rows[0]?.now_ms) - Date.now();
+      if (ahead > CONSENT_CLOCK_TOLERANCE_MS) {
+        return { ready: false, reason: `this gateway's clock is ${Math.round(ahead)} ms behind the database's (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent cannot be read as of a request's time` };
+      }
       return { ready: true };
     } catch {
       return { ready: false, reason: 'the store does not answer' };

@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { loadSubjects, loadSubjectsAsOf } from '../../src/consent/index.js';
-import { latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
+import { describe, expect, it, vi } from 'vitest';
+import { loadSubjects, loadSubjectsAsOf, recordConsent, SubjectLoader } from '../../src/consent/index.js';
+import { CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError, latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
+import { FutureConsentTimeError } from '../../src/consent/recordConsent.js';
+import { storeReadiness } from '../../src/gateway/createHttpServer.js';
 import type { Db } from '../../src/db/index.js';
 import { seedDemoData } from '../../src/db/seedDemoData.js';
 import { openTestDb } from '../harness.js';
@@ -61,6 +63,61 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
       // Another subscriber's load is not affected.
       await expect(loadSubjects(db, ['sub-000001'])).resolves.toHaveLength(1);
     } finally {
+      await db.drop();
+    }
+  });
+
+  // PGlite runs inside this process: its clock is this process's (a fake Date moves both). The
+  // cases with two clocks run against PostgreSQL (the CI's second leg).
+  it.skipIf(!process.env.TEST_DATABASE_URL)('a withdrawal recorded by a machine whose clock runs 120 s ahead is seen by the very next request (stamped no later than the database\'s clock)', async () => {
+    const db = await openTestDb();
+    try {
+      await seedDemoData(db, { subscribers: 3, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
+      await recordConsent(db, { subscriberId: 'sub-000002', purpose: 'MARKETING', action: 'GRANT', source: 'web' });
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 120_000);
+      let withdrawn: Awaited<ReturnType<typeof recordConsent>>;
+      try {
+        withdrawn = await recordConsent(db, { subscriberId: 'sub-000002', purpose: 'MARKETING', action: 'WITHDRAW', source: 'cli' });
+      } finally {
+        vi.useRealTimers();
+      }
+      // The next request, as of the gateway's (correct) clock, through its per-request loader.
+      const loader = new SubjectLoader(db, { asOf: new Date().toISOString() });
+      const s = await loader.load('sub-000002');
+      expect(s.status === 'found' && s.consents.get('MARKETING')).toMatchObject({ action: 'WITHDRAW', id: withdrawn.id });
+      // An explicit event time ahead of the database's clock is refused, not stored.
+      await expect(recordConsent(db, { subscriberId: 'sub-000002', purpose: 'MARKETING', action: 'GRANT', source: 'x', at: new Date(Date.now() + 120_000).toISOString() })).rejects.toThrow(FutureConsentTimeError);
+      const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM consent_events WHERE subscriber_id = 'sub-000002' AND source = 'x'`);
+      expect(rows[0]!.n).toBe('0');
+    } finally {
+      vi.useRealTimers();
+      await db.drop();
+    }
+  });
+
+  it('a request whose clock is behind the database\'s by more than the tolerance reads no consent: unavailable (fail closed), and readiness says why', async () => {
+    const db = await openTestDb();
+    try {
+      await seedDemoData(db, { subscribers: 3, seed: 7, now: new Date('2026-11-20T12:00:00Z') });
+      const behind = new Date(Date.now() - CONSENT_CLOCK_TOLERANCE_MS - 60_000).toISOString();
+      await expect(loadSubjects(db, ['sub-000001'], behind, { live: true })).rejects.toThrow(ConsentClockSkewError);
+      expect(await new SubjectLoader(db, { asOf: behind }).load('sub-000001')).toEqual({ status: 'unavailable' });
+      // Within the tolerance, and reads of the past that are not a request's own (replay), load.
+      expect((await new SubjectLoader(db, { asOf: new Date().toISOString() }).load('sub-000001')).status).toBe('found');
+      expect((await loadSubjects(db, ['sub-000001'], behind))[0]!.status).toBe('found');
+      expect(await storeReadiness(db)()).toEqual({ ready: true });
+      if (!process.env.TEST_DATABASE_URL) return; // one clock in PGlite (above)
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() - CONSENT_CLOCK_TOLERANCE_MS - 60_000);
+      try {
+        const ready = await storeReadiness(db)();
+        expect(ready).toMatchObject({ ready: false, reason: expect.stringMatching(/^this gateway's clock is \d+ ms behind the database's/) });
+      } finally {
+        vi.useRealTimers();
+      }
+    } finally {
+      vi.useRealTimers();
       await db.drop();
     }
   });
