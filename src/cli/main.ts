@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
-import { DatabaseUnavailableError, DataDirLockedError, MigrationLockedError } from '../db/index.js';
+import { DatabaseUnavailableError, DataDirLockedError, DataDirLockUnreadableError, MigrationLockedError } from '../db/index.js';
 import { auditCommand } from './auditCommand.js';
 import { consentCommand } from './consentCommand.js';
 import { CliError } from './fail.js';
@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       process.exit(err.exitCode);
     }
-    const known = err instanceof CliError || err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof DatabaseUnavailableError || err instanceof MigrationLockedError;
+    const known = err instanceof CliError || err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof DataDirLockUnreadableError || err instanceof DatabaseUnavailableError || err instanceof MigrationLockedError;
     const message = known ? (err as Error).message : `unexpected error: ${(err as Error)?.message ?? String(err)}`;
     process.stderr.write(`purposegate: ${message.split('\n').join(' ')}\n`);
     process.exit(err instanceof CliError ? err.exitCode : 1);

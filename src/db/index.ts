@@ -1,5 +1,6 @@
 export type { Db, QueryResult } from './Db.js';
 export { DataDirLockedError } from './DataDirLockedError.js';
+export { DataDirLockUnreadableError } from './lock.js';
 export { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
 export { readLockHolder } from './lock.js';
 export { openPglite, type PgliteDb } from './openPglite.js';

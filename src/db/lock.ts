@@ -1,9 +1,12 @@
-import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirLockedError } from './DataDirLockedError.js';
 
 interface LockInfo {
   pid: number;
+  /** Names this holding of the lock: a process releases or rewrites only a lock file with its own token. */
+  token?: string;
   url?: string;
 }
 
@@ -15,6 +18,17 @@ export interface DataDirLock {
   release(): void;
 }
 
+/** A lock file that is not one a purposegate process wrote whole (empty, cut, not JSON): not provably stale. */
+export class DataDirLockUnreadableError extends Error {
+  constructor(readonly path: string) {
+    super(`The lock file ${path} cannot be read as a purposegate lock, so whether a process still uses the DATA_DIR is unknown. If none does, delete the file and start again.`);
+    this.name = 'DataDirLockUnreadableError';
+  }
+}
+
+/** How long a process that took over a stale lock waits before checking that the lock is still its own. */
+const TAKEOVER_SETTLE_MS = 100;
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -24,63 +38,110 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Reads who holds the lock on `dataDir`, if a live process does. */
-export function readLockHolder(dataDir: string): LockInfo | undefined {
+/** The lock file's holder; undefined when there is no file; 'unreadable' when it holds no lock record. */
+function readLock(path: string): LockInfo | 'unreadable' | undefined {
+  let text: string;
   try {
-    const info = JSON.parse(readFileSync(join(dataDir, 'purposegate.lock'), 'utf8')) as LockInfo;
-    return typeof info.pid === 'number' && info.pid !== process.pid && isAlive(info.pid) ? info : undefined;
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return 'unreadable';
+  }
+  try {
+    const info = JSON.parse(text) as LockInfo;
+    return info && typeof info === 'object' && Number.isSafeInteger(info.pid) && info.pid > 0 ? info : 'unreadable';
   } catch {
-    return undefined;
+    return 'unreadable';
   }
 }
 
+/** Reads who holds the lock on `dataDir`, if a live process does. */
+export function readLockHolder(dataDir: string): LockInfo | undefined {
+  const info = readLock(join(dataDir, 'purposegate.lock'));
+  return info && info !== 'unreadable' && info.pid !== process.pid && isAlive(info.pid) ? info : undefined;
+}
+
+/** Writes `info` to a fresh file beside `path` and returns its name (the lock's content is never seen half-written). */
+function writeTemp(path: string, info: LockInfo): string {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temp, JSON.stringify(info), { flag: 'wx' });
+  return temp;
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
- * Takes the single-opener lock on an embedded DATA_DIR (an exclusive lock file holding the pid).
- * A stale lock left by a dead process is taken over; a live holder gives DataDirLockedError.
+ * Takes the single-opener lock on an embedded DATA_DIR: a lock file holding the pid and a token of
+ * this holding, created whole (written to a temporary file, then hard-linked into place, which
+ * fails if a lock file exists). A lock whose process is gone is taken over by renaming a new lock
+ * over it, and kept only if it is still ours a moment later (two processes taking over the same
+ * stale lock at once: the later rename wins, the other gives way). A live holder, or a lock file
+ * that cannot be read (never deleted: its holder may be alive), refuses the open.
  */
 export function acquireDataDirLock(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, 'purposegate.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const token = randomBytes(12).toString('hex');
+  const mine = { pid: process.pid, token };
+  const lock = (): DataDirLock => {
+    let released = false;
+    const ours = () => {
+      const held = readLock(path);
+      return held !== undefined && held !== 'unreadable' && held.token === token;
+    };
+    return {
+      path,
+      setUrl(url) {
+        if (released || !ours()) return;
+        const temp = writeTemp(path, { ...mine, url });
+        try {
+          renameSync(temp, path);
+        } catch (err) {
+          removeQuietly(temp);
+          throw err;
+        }
+      },
+      release() {
+        if (released) return;
+        released = true;
+        // Only our own lock file: never one another process has taken since.
+        if (ours()) removeQuietly(path);
+      },
+    };
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const temp = writeTemp(path, mine);
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, JSON.stringify({ pid: process.pid }));
-      closeSync(fd);
-      let released = false;
-      const lock: DataDirLock = {
-        path,
-        setUrl(url) {
-          const fdw = openSync(path, 'w');
-          writeSync(fdw, JSON.stringify({ pid: process.pid, url }));
-          closeSync(fdw);
-        },
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            unlinkSync(path);
-          } catch {
-            // already gone
-          }
-        },
-      };
-      return lock;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let holder: LockInfo | undefined;
       try {
-        holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-      } catch {
-        holder = undefined;
+        linkSync(temp, path);
+        return lock();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      if (holder && typeof holder.pid === 'number' && isAlive(holder.pid) && holder.pid !== process.pid) {
-        throw new DataDirLockedError(dataDir, holder.pid, holder.url);
-      }
-      if (holder && holder.pid === process.pid) {
-        throw new DataDirLockedError(dataDir, holder.pid, holder.url);
-      }
-      unlinkSync(path); // stale: its process is gone
+      const holder = readLock(path);
+      if (holder === undefined) continue; // released meanwhile: try again
+      if (holder === 'unreadable') throw new DataDirLockUnreadableError(path);
+      if (holder.pid === process.pid || isAlive(holder.pid)) throw new DataDirLockedError(dataDir, holder.pid, holder.url);
+      // Stale: its process is gone. Replace it with ours in one step, then make sure it stayed ours.
+      renameSync(temp, path);
+      sleepSync(TAKEOVER_SETTLE_MS);
+      const now = readLock(path);
+      if (now !== undefined && now !== 'unreadable' && now.token === token) return lock();
+      if (now === 'unreadable') throw new DataDirLockUnreadableError(path);
+      if (now !== undefined && isAlive(now.pid)) throw new DataDirLockedError(dataDir, now.pid, now.url);
+    } finally {
+      removeQuietly(temp);
     }
   }
-  throw new Error(`Could not take the lock on DATA_DIR "${dataDir}".`);
+  throw new Error(`Could not take the lock on DATA_DIR "${dataDir}": it changed hands while being taken; start again.`);
 }
