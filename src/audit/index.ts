@@ -11,4 +11,4 @@ export { proveRecord, proveConsistency, checkProof, type InclusionProof, type Co
 export { replay, policyFromText, type ReplayPolicy, type ReplayReport, type Mismatch } from './replay.js';
 export { subscriberAccesses, reportHtml, type AccessEntry } from './subscriberReport.js';
 export { queryAccessLog, type AccessLogQuery } from './queryAccessLog.js';
-export { runAuditOperation, type AuditOperation } from './runAuditOperation.js';
+export { checkAuditArguments, runAuditOperation, type AuditOperation } from './runAuditOperation.js';

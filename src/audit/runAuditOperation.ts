@@ -22,6 +22,45 @@ export type AuditOperation =
   | { op: 'prove'; record?: string; consistency?: number; log?: string }
   | { op: 'export' };
 
+/** An ISO 8601 date or date-time (with seconds' fraction and zone optional) that names a real instant. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
+/** Checks an operation's arguments (the CLI's, or a POST /audit/<op> body): a bad one is the caller's, said in one sentence starting "Pass". */
+export function checkAuditArguments(operation: AuditOperation): void {
+  const o = operation as Record<string, unknown>;
+  const str = (name: string, flag: string) => {
+    if (o[name] !== undefined && (typeof o[name] !== 'string' || o[name] === '')) throw new Error(`Pass ${flag} as a non-empty string, not ${JSON.stringify(o[name])}.`);
+  };
+  switch (operation.op) {
+    case 'verify':
+      if (o.witnesses !== undefined && !(Array.isArray(o.witnesses) && o.witnesses.every((w) => typeof w === 'string'))) {
+        throw new Error(`Pass "witnesses" as an array of checkpoint notes, not ${JSON.stringify(o.witnesses)}.`);
+      }
+      return;
+    case 'replay':
+      for (const [name, flag] of [['since', '--since'], ['until', '--until']] as const) {
+        const v = o[name];
+        if (v !== undefined && !(typeof v === 'string' && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v)))) {
+          throw new Error(`Pass ${flag} as an ISO 8601 time such as 2026-12-04T10:00:00Z, not ${JSON.stringify(v)}.`);
+        }
+      }
+      str('policyText', 'the proposed policy ("policyText")');
+      return;
+    case 'report':
+      if (typeof o.subscriber !== 'string' || o.subscriber === '') throw new Error(`Pass --subscriber as a subscriber id, not ${JSON.stringify(o.subscriber)}.`);
+      return;
+    case 'prove':
+      str('record', '--record');
+      str('log', '--log');
+      if (o.consistency !== undefined && !(Number.isSafeInteger(o.consistency) && (o.consistency as number) > 0)) {
+        throw new Error(`Pass --consistency as the size of a checkpoint (a whole number from 1), not ${JSON.stringify(o.consistency)}.`);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
 /** Runs one audit operation; the result is plain JSON. Timing covers the work, not opening the store. */
 export async function runAuditOperation(
   db: Pick<Db, 'query'> & { kind?: Db['kind'] },
@@ -33,6 +72,7 @@ export async function runAuditOperation(
   const store = dbAuditStore(db);
   const started = process.hrtime.bigint();
   const done = (result: unknown) => ({ result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+  checkAuditArguments(operation);
   switch (operation.op) {
     case 'verify':
       {

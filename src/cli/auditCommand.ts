@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
+  checkAuditArguments,
   checkProof,
   defaultVerifyWorkers,
   parseVerifierKey,
@@ -63,6 +64,12 @@ function keyLines(paths: string[]): Array<{ line: string; key: TrustedKey }> {
  * --url — through that server's POST /audit/<op> with an auditor token.
  */
 async function run(config: Config, operation: AuditOperation, opts: RouteOptions): Promise<{ result: unknown; seconds: number; via: string }> {
+  // The same check the server makes: the same sentence either way, and nothing sent for nothing.
+  try {
+    checkAuditArguments(operation);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   const target = route(config, opts.url);
   if (target.kind === 'store') {
     const keys = trustedKeys(config, opts.key);
@@ -163,6 +170,7 @@ export function auditCommand(program: Command): void {
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (opts: RouteOptions & { record?: string; consistency?: string; log?: string; out?: string }) => {
       if (!opts.record && !(opts.consistency && opts.log)) throw new CliError('Pass --record ID, or --consistency SIZE --log ID.');
+      if (!opts.record && !/^\d+$/.test(opts.consistency!)) throw new CliError(`Pass --consistency as the size of a checkpoint (a whole number from 1), not "${opts.consistency}".`);
       const operation: AuditOperation = opts.record ? { op: 'prove', record: opts.record } : { op: 'prove', consistency: Number(opts.consistency), log: opts.log };
       const { result } = await run(cliConfig(), operation, opts);
       output(`${JSON.stringify(result, null, 2)}\n`, opts.out);
@@ -209,9 +217,6 @@ export function auditCommand(program: Command): void {
     .option('--policy <dir>', 'what-if: compare against the policy SDL in this folder instead (exit 1 when decisions would change)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: RouteOptions & { since?: string; until?: string; policy?: string; json?: boolean }) => {
-      for (const [name, v] of [['--since', opts.since], ['--until', opts.until]] as const) {
-        if (v !== undefined && Number.isNaN(Date.parse(v))) throw new CliError(`${name} must be an ISO 8601 time; got "${v}".`);
-      }
       const operation: AuditOperation = { op: 'replay', since: opts.since, until: opts.until };
       if (opts.policy) {
         try {

@@ -14,7 +14,11 @@ import { tokenCommand } from './tokenCommand.js';
 export function buildProgram(): Command {
   const program = new Command('purposegate')
     .description('GraphQL federation gateway that releases subscriber data only for a declared, permitted purpose')
-    .showHelpAfterError()
+    // A usage error is one line, as every other failure (the SPEC: "non-zero with a one-line
+    // reason"), with where to read more; subcommands inherit this.
+    .configureOutput({
+      outputError: (text, write) => write(`purposegate: ${text.trim().replace(/^error: /, '').split('\n').join(' ')} (see --help)\n`),
+    })
     .exitOverride();
   serveCommand(program);
   subgraphCommand(program);

@@ -123,8 +123,10 @@ export function createAuditEndpoint(options: {
       // (a database error) is not echoed.
       const message = err instanceof Error && /^(Record|No checkpoint|Log|Policy version|"|Pass )/.test(err.message) ? err.message.split('\n')[0] : 'The audit operation failed.';
       // A bad argument of the caller's (a worker count, a record id that is not one) is a bad request.
-      if (err instanceof Error && /^("|Pass )/.test(err.message)) return reject(400, 'BAD_REQUEST', message);
-      reject(500, 'AUDIT_OPERATION_FAILED', message);
+      // The call was recorded before it ran: its answer names that record, as a success's does.
+      const audit = { requestId, recordId };
+      if (err instanceof Error && /^("|Pass )/.test(err.message)) return send(res, 400, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }], audit });
+      send(res, 500, { errors: [{ message, extensions: { code: 'AUDIT_OPERATION_FAILED' } }], audit });
     }
   };
 }

@@ -50,9 +50,12 @@ export function createHttpServer(
       });
       return;
     }
-    if (req.method !== 'GET') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // A clear answer, as for a route that does not exist (Node leaves out the body for HEAD).
       res.statusCode = 405;
-      res.end();
+      res.setHeader('allow', 'GET, HEAD');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ errors: [{ message: `${req.method} is not served at "${path}": use GET.`, extensions: { code: 'METHOD_NOT_ALLOWED' } }] }));
       return;
     }
     if (path === '/healthz') {
@@ -76,10 +79,18 @@ export function createHttpServer(
       return;
     }
     if (path === '/metrics') {
-      gateway.metrics.registry.metrics().then((text) => {
-        res.setHeader('content-type', gateway.metrics.registry.contentType);
-        res.end(text);
-      });
+      gateway.metrics.registry.metrics().then(
+        (text) => {
+          res.setHeader('content-type', gateway.metrics.registry.contentType);
+          res.end(text);
+        },
+        () => {
+          // A collector that throws must not end the process (an unhandled rejection) or hang the scrape.
+          res.statusCode = 500;
+          res.setHeader('content-type', 'text/plain');
+          res.end('metrics could not be collected\n');
+        },
+      );
       return;
     }
     res.statusCode = 404;

@@ -67,6 +67,20 @@ describe('POST /audit/<op>', () => {
     expect(res.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
   });
 
+  it.each([
+    { op: 'replay', body: { since: 'garbage' }, message: 'Pass --since as an ISO 8601 time such as 2026-12-04T10:00:00Z, not "garbage".' },
+    { op: 'replay', body: { until: 1 }, message: 'Pass --until as an ISO 8601 time such as 2026-12-04T10:00:00Z, not 1.' },
+    { op: 'prove', body: { consistency: 'abc', log: 'gw-x' }, message: 'Pass --consistency as the size of a checkpoint (a whole number from 1), not "abc".' },
+    { op: 'report', body: {}, message: 'Pass --subscriber as a subscriber id, not undefined.' },
+    { op: 'verify', body: { witnesses: 'x' }, message: 'Pass "witnesses" as an array of checkpoint notes, not "x".' },
+    { op: 'verify', body: { keys: ['root:x:0:0'] }, message: '"keys" item 0 is not a note verifier key: Not an Ed25519 note verifier key.' },
+  ])('$op with $body → 400 BAD_REQUEST saying what to pass, naming the record of the call', async ({ op, body, message }) => {
+    const res = await callAudit(gw, op, { token: auditor, purpose: 'AUDIT', body: JSON.stringify(body) });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
+    expect((await auditRecordOf(gw.db, res)).operationName).toBe(`audit ${op}`);
+  });
+
   it('records an unknown operation named by a long path without storing all of it', async () => {
     const res = await callAudit(gw, 'x'.repeat(5000), { token: auditor, purpose: 'AUDIT' });
     const leaf = await expectAuditedRejection(gw.db, res, 404, 'NOT_FOUND');

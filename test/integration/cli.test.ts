@@ -38,6 +38,22 @@ describe('purposegate schema check', () => {
   });
 });
 
+describe('usage errors and bad arguments', () => {
+  it.each([
+    [['audit', 'verify', '--bogus'], "purposegate: unknown option '--bogus' (see --help)"],
+    [['token', 'mint'], "purposegate: required option '--sub <sub>' not specified (see --help)"],
+    [['nope'], "purposegate: unknown command 'nope' (see --help)"],
+    [['audit', 'prove', '--record'], "purposegate: option '--record <id>' argument missing (see --help)"],
+    [['audit', 'replay', '--since', '1'], 'purposegate: Pass --since as an ISO 8601 time such as 2026-12-04T10:00:00Z, not "1".'],
+    [['audit', 'prove', '--consistency', 'abc', '--log', 'gw-x'], 'purposegate: Pass --consistency as the size of a checkpoint (a whole number from 1), not "abc".'],
+  ])('%j: one line on stderr, exit 1', async (args, line) => {
+    const r = await cli(args as string[]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${line}\n`);
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('purposegate serve, and the data commands beside it', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pg-serve-'));
   const env = { DATA_DIR: dataDir, PORT: '0', SEED_SUBSCRIBERS: '40' };

@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../harness.js';
 
@@ -26,6 +27,28 @@ describe('GET /metrics', () => {
     'purposegate_decisions_total',
   ])('exposes %s', (name) => {
     expect(names).toContain(name);
+  });
+
+  it('answers 500 (the process goes on) when a metric cannot be collected', async () => {
+    const registry = gw.server.gateway.metrics.registry;
+    new Gauge({ name: 'purposegate_test_broken', help: 'throws on collect', registers: [registry], collect() { throw new Error('broken collector'); } });
+    try {
+      const res = await fetch(gw.url.replace(/\/graphql$/, '/metrics'));
+      expect(res.status).toBe(500);
+      expect(await res.text()).toBe('metrics could not be collected\n');
+    } finally {
+      registry.removeSingleMetric('purposegate_test_broken');
+    }
+    expect((await fetch(gw.url.replace(/\/graphql$/, '/metrics'))).status).toBe(200);
+  });
+
+  it('answers another method on these routes with 405 and a reason; HEAD is served', async () => {
+    const base = gw.url.replace(/\/graphql$/, '');
+    const post = await fetch(`${base}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(await post.json()).toEqual({ errors: [{ message: 'POST is not served at "/healthz": use GET.', extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
+    expect((await fetch(`${base}/healthz`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('names every metric purposegate_<name>, with no repeated prefix', () => {
