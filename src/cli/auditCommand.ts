@@ -21,7 +21,7 @@ import type { Config } from '../config.js';
 import { composeSupergraph } from '../gateway/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
 import { cliConfig, cliToken, route, withStore } from './context.js';
-import { CliError } from './fail.js';
+import { CliError, jsonAnswer } from './fail.js';
 import { parseProof } from './parseProof.js';
 
 interface RouteOptions {
@@ -102,7 +102,7 @@ async function run(config: Config, operation: AuditOperation, opts: RouteOptions
   }).catch((err: Error) => {
     throw new CliError(`Cannot reach the server at ${base}: ${err.message}`);
   });
-  const body = (await res.json()) as { result?: unknown; seconds?: number; errors?: Array<{ message: string }> };
+  const body = (await jsonAnswer(res, base)) as { result?: unknown; seconds?: number; errors?: Array<{ message: string }> };
   if (!res.ok || body.errors) throw new CliError(body.errors?.[0]?.message ?? `The server answered ${res.status}.`);
   return { result: body.result, seconds: body.seconds ?? 0, via: `server ${base}` };
 }

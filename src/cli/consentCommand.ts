@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { assertConsentBased, NotConsentBasedError, recordConsent, UnknownSubscriberError } from '../consent/index.js';
 import { loadPolicySources } from '../subgraphs/index.js';
 import { cliConfig, cliToken, route, withStore } from './context.js';
-import { CliError } from './fail.js';
+import { CliError, jsonAnswer } from './fail.js';
 
 interface ConsentOptions {
   subscriber: string;
@@ -24,7 +24,7 @@ async function throughServer(url: string, token: string, action: 'GRANT' | 'WITH
   }).catch((err: Error) => {
     throw new CliError(`Cannot reach the server at ${url}: ${err.message}`);
   });
-  const body = (await res.json()) as { data?: { c?: unknown }; errors?: Array<{ message: string }> };
+  const body = (await jsonAnswer(res, url)) as { data?: { c?: unknown }; errors?: Array<{ message: string }> };
   if (body.errors?.length || !body.data?.c) throw new CliError(body.errors?.[0]?.message ?? `The server answered ${res.status}.`);
   return body.data.c;
 }

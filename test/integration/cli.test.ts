@@ -1,4 +1,6 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,6 +53,29 @@ describe('usage errors and bad arguments', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`${line}\n`);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('--url to a server that is not purposegate', () => {
+  it('says so in one line (audit and consent), exit 1', async () => {
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>hello</html>');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/graphql`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'pg-otherurl-'));
+    try {
+      const audit = await cli(['audit', 'verify', '--url', url], { DATA_DIR: dataDir });
+      expect(audit.code).toBe(1);
+      expect(audit.stderr).toBe(`purposegate: ${url.replace(/\/graphql$/, '')} did not answer as a purposegate server (HTTP 200, text/html, not JSON).\n`);
+      const consent = await cli(['consent', 'grant', '--subscriber', 'sub-000001', '--purpose', 'MARKETING', '--url', url], { DATA_DIR: dataDir });
+      expect(consent.code).toBe(1);
+      expect(consent.stderr).toBe(`purposegate: ${url} did not answer as a purposegate server (HTTP 200, text/html, not JSON).\n`);
+    } finally {
+      other.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
