@@ -153,7 +153,10 @@ export function auditCommand(program: Command): void {
       for (const l of report.logs) {
         const state =
           l.state === 'closed' ? ', closed'
-          : l.state === 'sealed' ? `, sealed by ${l.sealedBy} (its writer stopped without closing it${l.sealedRecords && l.sealedRecords[1] > l.sealedRecords[0] ? `; records ${l.sealedRecords[0]} to ${l.sealedRecords[1] - 1} were signed only then` : ''})`
+          : l.state === 'sealed'
+            ? l.sealedRecords && l.sealedRecords[1] > l.sealedRecords[0]
+              ? `, sealed by ${l.sealedBy} (its writer stopped without closing it; records ${l.sealedRecords[0]} to ${l.sealedRecords[1] - 1} were signed only then)`
+              : `, sealed by ${l.sealedBy} at its last checkpoint (its writer stopped without closing it, or before closures existed)`
           : l.state === 'live' ? `, writer running${l.pending ? ` (${l.pending} newest records not under a checkpoint yet)` : ''}`
           : '';
         process.stdout.write(`${l.problem ? 'BROKEN' : 'ok    '} ${l.logId}: ${l.records} records, ${l.checkpoints} checkpoints${l.problem ? ` — index ${l.problem.index}: ${l.problem.message}` : state}\n`);
