@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { COPIED_COLUMNS, COPIED_TYPES, CopiedRecords, type CopiedPage } from './copiedRecords.js';
-import { liveLogIds } from './logLiveness.js';
+import { liveLogIds, type LiveLogs } from './logLiveness.js';
 import { deflatedBytes, LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
 
 /** A log as registered in the store. */
@@ -84,7 +84,7 @@ export interface AuditStore {
   /** The log's closure notes (closed by its writer, or sealed by a later process): none or one. */
   closures(logId: string): Promise<Array<{ size: number; note: string }>>;
   /** Which of these logs have a writer running now (logLiveness). */
-  liveLogs(logIds: readonly string[]): Promise<Set<string>>;
+  liveLogs(logIds: readonly string[]): Promise<LiveLogs>;
 }
 
 /** Copied pages' buffers kept for reuse: as many as verify has pages in flight on a few cores. */

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Db } from '../db/index.js';
 import { recordIdOf, type AuditEntry, type AuditLeaf } from './AuditRecord.js';
 import { canonicalLeafBytes } from './canonicalJson.js';
-import { CLOSED_EXTENSION, SEALED_EXTENSION, signCheckpoint, type AuditSigner } from './checkpoint.js';
-import { liveLogIds, LogLease, markOpenHere } from './logLiveness.js';
+import { CLOSED_EXTENSION, signCheckpoint, type AuditSigner } from './checkpoint.js';
+import { isOpenHere, LogLease, markOpenHere } from './logLiveness.js';
+import { sealLog, storeClosure, writeWitness } from './sealLog.js';
 import { Frontier, leafHash } from './merkle.js';
 import { deflatedLeaf } from './leafStorage.js';
 
@@ -70,7 +69,7 @@ export class AuditWriter {
     const writer = new AuditWriter(db, options, logId);
     // The lease first: from the moment its row exists, the log is seen as live (not sealed by
     // another gateway starting meanwhile).
-    await writer.lease.take();
+    if (!(await writer.lease.take())) throw new Error(`The lock of the new audit log ${logId} is held by another session.`);
     markOpenHere(logId, true);
     try {
       writer.sealed = await writer.sealStoppedLogs();
@@ -89,7 +88,7 @@ export class AuditWriter {
       writer.checkpoint().catch(() => {
         writer.stats.checkpointFailures++;
       });
-      writer.lease.renew().catch(() => undefined); // tried again on the next tick
+      writer.keepLease().catch(() => undefined); // tried again on the next tick
     }, options.checkpointIntervalMs ?? 10_000);
     writer.timer.unref();
     return writer;
@@ -97,7 +96,27 @@ export class AuditWriter {
 
   /** False while the last write failed (until one succeeds): the gateway starts no mutation then. */
   get healthy(): boolean {
-    return !this.closed && !this.lastWriteFailed;
+    return !this.closed && !this.lastWriteFailed && !this.lost;
+  }
+  /** Set when the log's lease was lost and another session took it, or the log was sealed: nothing more is written to it. */
+  private lost: string | undefined;
+
+  /** Why this writer stopped writing (its log was sealed or its lease taken), if it did. */
+  get lostReason(): string | undefined {
+    return this.lost;
+  }
+
+  /**
+   * Renews the PostgreSQL lease; fails closed (no more appends, readiness 503) when it was lost
+   * to another session or the log was sealed meanwhile: records written after a seal would show
+   * as added to a sealed log.
+   */
+  private async keepLease(): Promise<void> {
+    if (this.closed || this.lost || this.db.kind !== 'postgres') return;
+    const held = await this.lease.renew();
+    const { rows } = await this.db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log_closures WHERE log_id = $1', [this.logId]);
+    if (rows[0]?.n !== '0') this.lost = `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
+    else if (!held) this.lost = `the lock of the audit log ${this.logId} was lost and another session holds it; restart this gateway to open a new log`;
   }
   private lastWriteFailed = false;
 
@@ -109,6 +128,7 @@ export class AuditWriter {
   /** Appends one record; resolves when it is durably committed. */
   append(entry: AuditEntry): Promise<{ recordId: string; seq: number }> {
     if (this.closed) return Promise.reject(new Error('The audit log is closed.'));
+    if (this.lost) return Promise.reject(new Error(`The audit log cannot be written: ${this.lost}.`));
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (!this.running) {
@@ -261,7 +281,7 @@ export class AuditWriter {
       note,
     ]);
     this.lastCheckpointSize = Math.max(this.lastCheckpointSize, size);
-    this.witness(this.logId, note);
+    writeWitness(this.options.witnessDir, this.logId, note);
     return { size, note };
   }
 
@@ -301,70 +321,38 @@ export class AuditWriter {
     this.closed = true;
     try {
       await this.checkpoint();
-      await this.storeClosure(this.logId, this.origin, this.frontier.size, this.frontier.root(), CLOSED_EXTENSION);
+      // Not over a log another process sealed (the closure would be refused anyway).
+      if (!this.lost) await storeClosure(this.db, this.options.signer, { logId: this.logId, origin: this.origin, size: this.frontier.size, root: this.frontier.root() }, CLOSED_EXTENSION, this.options.witnessDir);
     } finally {
       markOpenHere(this.logId, false);
       await this.lease.release();
     }
   }
 
-  private async storeClosure(logId: string, origin: string, size: number, root: Buffer, extension: string): Promise<void> {
-    const note = signCheckpoint({ origin, size, root, extensions: [extension] }, this.options.signer);
-    await this.db.query('INSERT INTO audit_log_closures (log_id, tree_size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [logId, size, note]);
-    this.witness(logId, note);
-  }
-
-  private witness(logId: string, note: string): void {
-    if (!this.options.witnessDir) return;
-    // Written atomically: deleting the log's tail together with its checkpoint row is then still detected.
-    mkdirSync(this.options.witnessDir, { recursive: true });
-    const file = join(this.options.witnessDir, `${logId}.checkpoint`);
-    writeFileSync(`${file}.tmp`, note);
-    renameSync(`${file}.tmp`, file);
-  }
-
   /**
-   * Seals the logs of earlier processes that stopped without closing them (killed, crashed): signs
-   * a checkpoint of each at the records it holds, with an extension line naming this log. Records
-   * that process wrote after its last checkpoint are then covered, and `audit verify` says they
-   * were signed only at this start; anything added to the log later is reported. Only logs under
-   * this writer's key, and not live (a writer holding its lease, PostgreSQL) are sealed.
+   * Seals the logs of earlier processes that stopped without closing them (killed, crashed), on
+   * the embedded store only: this process holds the DATA_DIR, so no other writer runs. Records
+   * such a process wrote after its last checkpoint are then covered, and `audit verify` says they
+   * were signed only at this start. On PostgreSQL another gateway may be running (or may have
+   * lost its lease for a moment): a stopped gateway's log is sealed by `audit seal --log ID`.
+   * Best effort: a log that cannot be sealed now is left as it is (verify reports it).
    */
   private async sealStoppedLogs(): Promise<Array<{ logId: string; size: number }>> {
+    if (this.db.kind !== 'pglite') return [];
     const { rows } = await this.db.query<{ log_id: string; origin: string; key_name: string; public_key: string }>(
       `SELECT log_id, origin, key_name, public_key FROM audit_logs l
         WHERE NOT EXISTS (SELECT 1 FROM audit_log_closures c WHERE c.log_id = l.log_id) ORDER BY created_at, log_id`,
     );
-    const own = rows.filter((r) => r.key_name === this.options.signer.name && r.public_key === this.options.signer.publicKey.toString('base64'));
-    if (own.length === 0) return [];
-    let live: Set<string>;
-    try {
-      live = await liveLogIds(this.db, own.map((r) => r.log_id));
-    } catch {
-      return []; // whether their writers run is unknown: none is sealed (a live one sealed would break its log)
-    }
     const sealed: Array<{ logId: string; size: number }> = [];
-    for (const log of own) {
-      if (live.has(log.log_id)) continue;
-      // The tree of the records it holds, in order, up to the first gap (a gap is verify's to report).
-      const frontier = new Frontier();
-      for (;;) {
-        const page = await this.db.query<{ seq: string | number; leaf_hash: string }>(
-          'SELECT seq, leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT 10000',
-          [log.log_id, frontier.size],
-        );
-        let contiguous = true;
-        for (const r of page.rows) {
-          if (Number(r.seq) !== frontier.size || !/^[0-9a-f]{64}$/.test(r.leaf_hash)) {
-            contiguous = false;
-            break;
-          }
-          frontier.push(Buffer.from(r.leaf_hash, 'hex'));
-        }
-        if (!contiguous || page.rows.length < 10000) break;
+    for (const log of rows) {
+      if (log.key_name !== this.options.signer.name || log.public_key !== this.options.signer.publicKey.toString('base64')) continue;
+      if (log.log_id === this.logId || isOpenHere(log.log_id)) continue;
+      try {
+        const { size } = await sealLog(this.db, this.options.signer, { logId: log.log_id, origin: log.origin }, this.logId, this.options.witnessDir);
+        sealed.push({ logId: log.log_id, size });
+      } catch {
+        // Left open: verify reports its unsigned records, and the next start tries again.
       }
-      await this.storeClosure(log.log_id, log.origin, frontier.size, frontier.root(), `${SEALED_EXTENSION} ${this.logId}`);
-      sealed.push({ logId: log.log_id, size: frontier.size });
     }
     return sealed;
   }

@@ -2,21 +2,27 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db/index.js';
 
 /**
- * Whether a log's writer is running, told by a PostgreSQL advisory lock the writer holds for its
- * whole life on a connection of its own (LogLease). The lock goes with the writer's session: a
- * process that dies loses it. `audit verify` reads pg_locks (no lock taken, nothing changed) to
- * tell a live log, whose newest records wait for the next checkpoint, from a dead one, whose
- * records past its last checkpoint no signature will ever cover. PGlite has one process: its
- * server tells verify its own log is live.
+ * Whether a log's writer is running. In this process: the writers open here (PGlite has one
+ * process, so its server knows). On PostgreSQL: a session-level advisory lock, keyed by a 64-bit
+ * hash of the log id, that the writer holds for its whole life on a connection of its own
+ * (LogLease); a process that dies loses it with its session (the lease connection sets TCP
+ * keepalives, so a host that vanishes does too, within about a minute). Anyone who can connect can
+ * take such a lock, so `audit verify` never passes records on the lock's word alone: it waits for
+ * the writer's next signed checkpoint to cover them (verifyLogs).
  */
-const LOCK_CLASS = 7_201_006;
 
-/** The lock's second key: 31 bits of SHA-256 of the log id (non-negative, so the same as an oid). */
-export function logLockKey(logId: string): number {
-  return createHash('sha256').update(logId).digest().readUInt32BE(0) & 0x7fff_ffff;
+/** The lock's key: the first 8 bytes of SHA-256 of the log id, as a signed 64-bit integer (decimal text). */
+export function logLockKey(logId: string): string {
+  return createHash('sha256').update(`purposegate.audit.lease\n${logId}`).digest().readBigInt64BE(0).toString();
 }
 
-/** Logs whose writer is open in this process (PGlite's only process, or any store). */
+/** pg_locks shows a bigint key as classid (high 32 bits) and objid (low 32 bits), objsubid 1. */
+function lockColumns(key: string): { classid: number; objid: number } {
+  const k = BigInt.asUintN(64, BigInt(key));
+  return { classid: Number(k >> 32n), objid: Number(k & 0xffff_ffffn) };
+}
+
+/** Logs whose writer is open in this process. */
 const openHere = new Set<string>();
 
 /** Marks a log as written by a writer of this process (true) or no longer (false). */
@@ -25,70 +31,130 @@ export function markOpenHere(logId: string, open: boolean): void {
   else openHere.delete(logId);
 }
 
-/**
- * Ids among `logIds` whose writer is running: open in this process, or holding its lock in this
- * PostgreSQL database now. Throws when the database cannot say (callers fail towards "not live"
- * where that is the safe side, and do nothing where it is not).
- */
-export async function liveLogIds(db: Pick<Db, 'query'> & { kind?: Db['kind'] }, logIds: readonly string[]): Promise<Set<string>> {
-  const live = new Set(logIds.filter((id) => openHere.has(id)));
-  if (logIds.length === 0 || db.kind === 'pglite') return live;
-  const { rows } = await db.query<{ objid: string }>(
-    `SELECT objid::text AS objid FROM pg_locks
-      WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = $1::int4::oid
+/** Which of `logIds` have a running writer: here (this process) or by their lease (another process, PostgreSQL). */
+export interface LiveLogs {
+  here: Set<string>;
+  lease: Set<string>;
+}
+
+/** Reads which of `logIds` have a running writer. Throws when PostgreSQL cannot say. */
+export async function liveLogIds(db: Pick<Db, 'query'> & { kind?: Db['kind'] }, logIds: readonly string[]): Promise<LiveLogs> {
+  const here = new Set(logIds.filter((id) => openHere.has(id)));
+  const lease = new Set<string>();
+  if (logIds.length === 0 || db.kind === 'pglite') return { here, lease };
+  const { rows } = await db.query<{ classid: string; objid: string }>(
+    `SELECT classid::text AS classid, objid::text AS objid FROM pg_locks
+      WHERE locktype = 'advisory' AND granted AND objsubid = 1
         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [LOCK_CLASS],
   );
-  const held = new Set(rows.map((r) => Number(r.objid)));
-  for (const id of logIds) if (held.has(logLockKey(id))) live.add(id);
-  return live;
+  const held = new Set(rows.map((r) => `${r.classid}/${r.objid}`));
+  for (const id of logIds) {
+    if (here.has(id)) continue;
+    const c = lockColumns(logLockKey(id));
+    if (held.has(`${c.classid}/${c.objid}`)) lease.add(id);
+  }
+  return { here, lease };
+}
+
+type Conn = Pick<Db, 'query'> & { close(): Promise<void> };
+
+/** Opens a lease connection with TCP keepalives the server applies (its side notices a dead host). */
+async function leaseConnection(db: Pick<Db, 'dedicated'>): Promise<Conn> {
+  const conn = await db.dedicated!();
+  await conn.query('SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3').catch(() => undefined);
+  return conn;
 }
 
 /**
- * The advisory lock a writer holds while it runs (PostgreSQL: on a connection of its own, outside
- * the pool). take() resolves once the lock is held; renew() checks the connection and takes the
- * lock again on a new one if it broke; release() lets it go (closing the connection).
+ * Takes `logId`'s lock on a connection of its own if nobody holds it, and returns that connection
+ * (the lock lasts until it is closed), or undefined when it is held.
+ */
+export async function tryLockLog(db: Pick<Db, 'dedicated'>, logId: string): Promise<Conn | undefined> {
+  const conn = await leaseConnection(db);
+  try {
+    const { rows } = await conn.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [logLockKey(logId)]);
+    if (rows[0]?.ok) return conn;
+  } catch (err) {
+    await conn.close().catch(() => undefined);
+    throw err;
+  }
+  await conn.close().catch(() => undefined);
+  return undefined;
+}
+
+/**
+ * The lock a writer holds while it runs (PostgreSQL: on a connection of its own, outside the
+ * pool). take() and renew() run one at a time; after release() no connection is kept.
  */
 export class LogLease {
-  private conn: (Pick<Db, 'query'> & { close(): Promise<void> }) | undefined;
+  private conn: Conn | undefined;
+  private released = false;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Pick<Db, 'dedicated'>,
     private readonly logId: string,
   ) {}
 
-  async take(): Promise<void> {
-    if (!this.db.dedicated || this.conn) return;
-    const conn = await this.db.dedicated();
-    try {
-      await conn.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, logLockKey(this.logId)]);
-    } catch (err) {
-      await conn.close().catch(() => undefined);
-      throw err;
-    }
-    this.conn = conn;
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
-  /** Checks the lock's connection; on a broken one, takes the lock again (errors are thrown to the caller). */
-  async renew(): Promise<void> {
-    if (!this.db.dedicated) return;
-    const conn = this.conn;
-    if (conn) {
-      try {
-        await conn.query('SELECT 1');
-        return;
-      } catch {
-        this.conn = undefined;
+  /** Takes the lock; false when another session holds it. */
+  take(): Promise<boolean> {
+    return this.serial(async () => {
+      if (!this.db.dedicated || this.released) return true;
+      if (this.conn) return true;
+      const conn = await tryLockLog(this.db, this.logId);
+      if (!conn) return false;
+      if (this.released) {
         await conn.close().catch(() => undefined);
+        return true;
       }
-    }
-    await this.take();
+      this.conn = conn;
+      return true;
+    });
   }
 
-  async release(): Promise<void> {
-    const conn = this.conn;
-    this.conn = undefined;
-    // The lock ends with the session.
-    await conn?.close().catch(() => undefined);
+  /**
+   * Checks the lock's connection; on a broken one, takes the lock again on a new one. False when
+   * it was lost and another session holds it now (a gateway that sealed the log, or anyone else).
+   */
+  renew(): Promise<boolean> {
+    return this.serial(async () => {
+      if (!this.db.dedicated || this.released) return true;
+      const conn = this.conn;
+      if (conn) {
+        try {
+          await conn.query('SELECT 1');
+          return true;
+        } catch {
+          this.conn = undefined;
+          await conn.close().catch(() => undefined);
+        }
+      }
+      const again = await tryLockLog(this.db, this.logId);
+      if (!again) return false;
+      if (this.released) await again.close().catch(() => undefined);
+      else this.conn = again;
+      return true;
+    });
   }
+
+  release(): Promise<void> {
+    this.released = true;
+    return this.serial(async () => {
+      const conn = this.conn;
+      this.conn = undefined;
+      // The lock ends with the session.
+      await conn?.close().catch(() => undefined);
+    });
+  }
+}
+
+/** Whether a writer of this process has `logId` open. */
+export function isOpenHere(logId: string): boolean {
+  return openHere.has(logId);
 }

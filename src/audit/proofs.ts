@@ -34,6 +34,11 @@ async function leafHashes(store: AuditStore, logId: string, size: number): Promi
   return out;
 }
 
+/** A log's signed notes by size: its checkpoints, then its closure or seal (which may be the only note covering its last records). */
+async function signedNotes(store: AuditStore, logId: string): Promise<Array<{ size: number; note: string }>> {
+  return [...(await store.checkpoints(logId)), ...(await store.closures(logId))].sort((a, b) => a.size - b.size);
+}
+
 /** Builds the inclusion proof of a record against the newest checkpoint that covers it. */
 export async function proveRecord(store: AuditStore, recordId: string): Promise<InclusionProof> {
   const m = /^(.*)-(\d+)$/.exec(recordId);
@@ -42,7 +47,7 @@ export async function proveRecord(store: AuditStore, recordId: string): Promise<
   const index = Number(indexText);
   const [record] = await store.records(logId, index, 1);
   if (!record || record.seq !== index || record.recordId !== recordId) throw new Error(`Record "${recordId}" is not in the log.`);
-  const checkpoints = (await store.checkpoints(logId)).filter((c) => c.size > index);
+  const checkpoints = (await signedNotes(store, logId)).filter((c) => c.size > index);
   const cp = checkpoints[checkpoints.length - 1];
   if (!cp) throw new Error(`No checkpoint covers record "${recordId}" yet; wait for the next one (at most 10 s) and retry.`);
   const leaves = await leafHashes(store, logId, cp.size);
@@ -51,7 +56,7 @@ export async function proveRecord(store: AuditStore, recordId: string): Promise<
 
 /** Builds a consistency proof from the checkpoint of size `oldSize` to the newest one. */
 export async function proveConsistency(store: AuditStore, logId: string, oldSize: number): Promise<ConsistencyProof> {
-  const checkpoints = await store.checkpoints(logId);
+  const checkpoints = await signedNotes(store, logId);
   const old = checkpoints.find((c) => c.size === oldSize);
   if (!old) throw new Error(`Log "${logId}" has no checkpoint of size ${oldSize}.`);
   const latest = checkpoints[checkpoints.length - 1];

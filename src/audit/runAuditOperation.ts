@@ -122,6 +122,8 @@ export async function runAuditOperation(
           seq = page[page.length - 1].seq + 1;
         }
         for (const c of await store.checkpoints(log.logId)) lines.push({ type: 'checkpoint', logId: log.logId, size: c.size, note: c.note });
+        // The log's last word (closed by its writer, or sealed by a later process), as its note says.
+        for (const c of await store.closures(log.logId)) lines.push({ type: 'closure', logId: log.logId, size: c.size, note: c.note });
       }
       return done(lines);
     }

@@ -64,6 +64,11 @@ export interface VerifyOptions {
   waitForWorkers?: boolean;
   /** Records per read (default 500). */
   pageSize?: number;
+  /**
+   * How long to wait for the writer of a log live in another process (by its PostgreSQL lock) to
+   * sign a checkpoint covering its pending records: default 15,000 ms (writers sign every 10 s).
+   */
+  pendingWaitMs?: number;
 }
 
 async function verifyLog(
@@ -190,7 +195,7 @@ async function verifyLog(
       state: 'open' as const,
       problem: problem(
         lastVerifiedSize,
-        `the records from index ${lastVerifiedSize} to ${index - 1} are covered by no signed checkpoint, and the log's writer is not running: they were added, or it stopped without closing the log and no gateway has started since to seal it`,
+        `the records from index ${lastVerifiedSize} to ${index - 1} are covered by no signed checkpoint, and the log's writer is not running: they were added, or it stopped without closing the log (a gateway on the embedded store seals such a log when it starts; on PostgreSQL, run \`audit seal --log ${log.logId}\` once its gateway is gone)`,
       ),
     };
   }
@@ -248,17 +253,57 @@ export async function verifyLogs(
   // Read before the records: a writer that stops while its log is read is still counted live (its
   // closure, read at the start of its log, may then be missing: its last records show as pending).
   const live = await store.liveLogs(logs.map((l) => l.logId));
+  const verifyOne = (log: StoredLog, isLive: boolean) =>
+    verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], isLive, checkersFor, options.pageSize ?? PAGE, options.onLeaf);
+  const entry = (logId: string, r: Awaited<ReturnType<typeof verifyOne>>): VerifyReport['logs'][number] => {
+    const { records, checkpoints, problem, ...rest } = r as typeof r & { problem?: LogProblem };
+    return { logId, records, checkpoints, ...rest, ...(problem ? { problem } : {}) };
+  };
   try {
-    for (const log of logs) {
-      const r = await verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], live.has(log.logId), checkersFor, options.pageSize ?? PAGE, options.onLeaf);
-      const { records, checkpoints, problem, ...rest } = r as typeof r & { problem?: LogProblem };
-      report.logs.push({ logId: log.logId, records, checkpoints, ...rest, ...(problem ? { problem } : {}) });
-      report.leaves += r.records;
-      if (r.problem && !report.problem) report.problem = r.problem;
+    for (const log of logs) report.logs.push(entry(log.logId, await verifyOne(log, live.here.has(log.logId) || live.lease.has(log.logId))));
+    // A writer in another process is live only by its lock's word, which anyone who can connect
+    // can give: its pending records pass only once a checkpoint it signs covers them. The
+    // writers sign at least every 10 s while records arrive; they are waited for together.
+    const waiting = report.logs
+      .map((l, i) => ({ l, i, log: logs[i]! }))
+      .filter(({ l }) => !l.problem && l.state === 'live' && (l.pending ?? 0) > 0 && live.lease.has(l.logId));
+    if (waiting.length > 0) {
+      const waitMs = options.pendingWaitMs ?? 15_000;
+      const deadline = Date.now() + waitMs;
+      const covered = async ({ l }: (typeof waiting)[number]) => {
+        const sizes = [...(await store.checkpoints(l.logId)), ...(await store.closures(l.logId))].map((c) => c.size);
+        return sizes.some((n) => n >= l.records);
+      };
+      let left = waiting;
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
+        const still = [];
+        for (const w of left) if (!(await covered(w))) still.push(w);
+        left = still;
+      }
+      for (const w of waiting) {
+        const mustCover = w.l.records;
+        const again = entry(w.l.logId, await verifyOne(w.log, true));
+        const signedUpTo = again.records - (again.pending ?? 0);
+        if (!again.problem && signedUpTo < mustCover) {
+          const from = w.l.records - (w.l.pending ?? 0);
+          again.problem = {
+            logId: w.l.logId,
+            index: from,
+            message: `the records from index ${from} to ${mustCover - 1} are covered by no signed checkpoint: a session holds the log's lock, but no checkpoint covering them was signed within ${Math.round(waitMs / 1000)} s`,
+          };
+          delete again.pending;
+        }
+        report.logs[w.i] = again;
+      }
     }
   } finally {
     // Never in place of the error that got here, if one did.
     await pool?.close().catch(() => undefined);
+  }
+  for (const l of report.logs) {
+    report.leaves += l.records;
+    if (l.problem && !report.problem) report.problem = l.problem;
   }
   report.ok = report.problem === undefined;
   return report;

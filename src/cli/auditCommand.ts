@@ -1,8 +1,11 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { sealLog } from '../audit/sealLog.js';
+import { tryLockLog } from '../audit/logLiveness.js';
 import {
   checkAuditArguments,
+  loadOrCreateAuditSigner,
   checkProof,
   defaultVerifyWorkers,
   parseVerifierKey,
@@ -163,6 +166,43 @@ export function auditCommand(program: Command): void {
       }
       process.stdout.write(`${report.leaves} leaves in ${report.logs.length} logs checked in ${seconds.toFixed(2)} s (${Math.round(report.leaves / Math.max(seconds, 1e-9))} leaves/s)\n`);
       if (!report.ok) throw new CliError(`audit log broken: log ${report.problem!.logId} index ${report.problem!.index}: ${report.problem!.message}`);
+    });
+
+  audit
+    .command('seal')
+    .description('sign a checkpoint over a log whose gateway stopped without closing it (killed, crashed), so its last records are covered; refused while its writer runs')
+    .requiredOption('--log <id>', 'log id (as verify names it)')
+    .action(async (opts: { log: string }) => {
+      const config = cliConfig();
+      if (route(config, undefined).kind === 'server') {
+        throw new CliError('A server holds the embedded DATA_DIR: it sealed the logs of stopped gateways when it started (audit verify shows them).');
+      }
+      const keyFile = join(config.dataDir, 'keys', 'audit.private.pem');
+      if (!existsSync(keyFile)) throw new CliError(`No audit signing key in ${keyFile}: seal with the DATA_DIR of the gateways that wrote the log.`);
+      const signer = loadOrCreateAuditSigner(config.dataDir);
+      const out = await withStore(config, async (db) => {
+        const { rows } = await db.query<{ origin: string; key_name: string; public_key: string; closed: boolean }>(
+          `SELECT origin, key_name, public_key, EXISTS (SELECT 1 FROM audit_log_closures c WHERE c.log_id = l.log_id) AS closed FROM audit_logs l WHERE log_id = $1`,
+          [opts.log],
+        );
+        const log = rows[0];
+        if (!log) throw new CliError(`No log "${opts.log}" in the store.`);
+        if (log.closed) throw new CliError(`Log "${opts.log}" is already closed or sealed.`);
+        if (log.key_name !== signer.name || log.public_key !== signer.publicKey.toString('base64')) {
+          throw new CliError(`Log "${opts.log}" is signed by another audit key than ${join(config.dataDir, 'keys', 'audit.pub')}: seal it with the DATA_DIR of the gateway that wrote it.`);
+        }
+        // PostgreSQL: its writer must be gone; its lock is held while the seal is written.
+        const lock = db.kind === 'postgres' ? await tryLockLog(db, opts.log) : undefined;
+        if (db.kind === 'postgres' && !lock) throw new CliError(`Log "${opts.log}" is held by its writer (a session holds its lock): it is running, and closes the log itself when it stops.`);
+        try {
+          return await sealLog(db, signer, { logId: opts.log, origin: log.origin }, 'audit-seal', join(config.dataDir, 'checkpoints'));
+        } finally {
+          await lock?.close().catch(() => undefined);
+        }
+      });
+      process.stdout.write(
+        `sealed ${opts.log} at ${out.size} records${out.size > out.lastCheckpoint ? `; records ${out.lastCheckpoint} to ${out.size - 1} were under no checkpoint until now` : ''}\n`,
+      );
     });
 
   routed(audit.command('prove'))

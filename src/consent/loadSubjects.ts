@@ -94,19 +94,19 @@ export function subjectsFromRows<K>(rows: readonly SubjectRow[], keys: readonly 
 }
 
 /**
- * How far the database's clock may be ahead of a request's time (its `asOf`) when its consent is
- * read. Beyond it the gateway's clock is taken to be behind the database's, by which consent
- * events are stamped (recordConsent): a withdrawal recorded before the request could carry a time
- * after it and go unseen. The read fails then (the caller fails closed: CONSENT_UNAVAILABLE). The
- * time from a request's start to its consent read counts too: such a request is already near the
- * loader's own time-out.
+ * How far clocks may disagree with the database's. A gateway reads consent as of its request's
+ * time; events are stamped no more than this ahead of the database's clock (recordConsent). A
+ * gateway whose clock is further behind the database's could miss a recorded withdrawal for that
+ * long, so its consent reads fail then (the caller fails closed: CONSENT_UNAVAILABLE), and
+ * /readyz says why. Within it, a withdrawal takes effect at most this late on a gateway whose
+ * clock lags: keep clocks in sync (NTP keeps them within milliseconds).
  */
-export const CONSENT_CLOCK_TOLERANCE_MS = 5000;
+export const CONSENT_CLOCK_TOLERANCE_MS = 1000;
 
-/** The database's clock is further ahead of the request's time than CONSENT_CLOCK_TOLERANCE_MS. */
+/** The database's clock is further ahead of this process's than CONSENT_CLOCK_TOLERANCE_MS. */
 export class ConsentClockSkewError extends Error {
   constructor(readonly aheadMs: number) {
-    super(`The database's clock is ${Math.round(aheadMs)} ms ahead of the request's time (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent read as of the request could miss a recorded withdrawal.`);
+    super(`The database's clock is ${Math.round(aheadMs)} ms ahead of this process's (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent read as of a request's time could miss a recorded withdrawal.`);
     this.name = 'ConsentClockSkewError';
   }
 }
@@ -115,7 +115,7 @@ export class ConsentClockSkewError extends Error {
  * Loads subjects and their consent state as of `asOf` (latest event per purpose, ties broken by
  * event id) for many subscribers in ONE query. Returns one entry per id, in the order of `ids`.
  * With `live` (a request's own read, `asOf` its time), fails with ConsentClockSkewError when the
- * database's clock is more than CONSENT_CLOCK_TOLERANCE_MS ahead of `asOf`.
+ * database's clock is more than CONSENT_CLOCK_TOLERANCE_MS ahead of this process's.
  */
 export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[], asOf?: string, options: { live?: boolean } = {}): Promise<LoadedSubject[]> {
   const checkClock = options.live === true && asOf !== undefined;
@@ -125,10 +125,10 @@ export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[]
        ${latestEventsAsOf('$2::timestamptz')}
       WHERE s.id = ANY($1::text[])`,
       undefined,
-      // The database's clock at the statement's start, less the request's time.
-      checkClock ? `(extract(epoch FROM statement_timestamp() - $2::timestamptz) * 1000)::float8 AS ahead_ms` : '',
+      // The database's clock at the statement's start, less this process's when it sent it.
+      checkClock ? `(extract(epoch FROM statement_timestamp() - $3::timestamptz) * 1000)::float8 AS ahead_ms` : '',
     ),
-    [ids as string[], asOf ?? null],
+    checkClock ? [ids as string[], asOf, new Date().toISOString()] : [ids as string[], asOf ?? null],
   );
   const ahead = result.rows[0]!.ahead_ms;
   if (checkClock && ahead != null && Number(ahead) > CONSENT_CLOCK_TOLERANCE_MS) throw new ConsentClockSkewError(Number(ahead));

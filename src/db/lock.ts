@@ -26,9 +26,6 @@ export class DataDirLockUnreadableError extends Error {
   }
 }
 
-/** How long a process that took over a stale lock waits before checking that the lock is still its own. */
-const TAKEOVER_SETTLE_MS = 100;
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -47,6 +44,10 @@ function readLock(path: string): LockInfo | 'unreadable' | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return 'unreadable';
   }
+  return parseLock(text);
+}
+
+function parseLock(text: string): LockInfo | 'unreadable' {
   try {
     const info = JSON.parse(text) as LockInfo;
     return info && typeof info === 'object' && Number.isSafeInteger(info.pid) && info.pid > 0 ? info : 'unreadable';
@@ -76,17 +77,14 @@ function removeQuietly(path: string): void {
   }
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /**
  * Takes the single-opener lock on an embedded DATA_DIR: a lock file holding the pid and a token of
  * this holding, created whole (written to a temporary file, then hard-linked into place, which
- * fails if a lock file exists). A lock whose process is gone is taken over by renaming a new lock
- * over it, and kept only if it is still ours a moment later (two processes taking over the same
- * stale lock at once: the later rename wins, the other gives way). A live holder, or a lock file
- * that cannot be read (never deleted: its holder may be alive), refuses the open.
+ * fails if a lock file exists). A lock whose process is gone is moved aside by one rename (of two
+ * processes that both judged it stale, only one moves it), checked to be the very file judged
+ * stale (a fresh lock moved by mistake is put back), removed, and the link is tried again. A live
+ * holder, or a lock file that cannot be read (never deleted: its holder may be alive), refuses
+ * the open.
  */
 export function acquireDataDirLock(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
@@ -119,29 +117,56 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       },
     };
   };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const temp = writeTemp(path, mine);
-    try {
+  const temp = writeTemp(path, mine);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
       try {
         linkSync(temp, path);
         return lock();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const holder = readLock(path);
-      if (holder === undefined) continue; // released meanwhile: try again
+      let staleText: string;
+      try {
+        staleText = readFileSync(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw new DataDirLockUnreadableError(path);
+      }
+      const holder = parseLock(staleText);
       if (holder === 'unreadable') throw new DataDirLockUnreadableError(path);
       if (holder.pid === process.pid || isAlive(holder.pid)) throw new DataDirLockedError(dataDir, holder.pid, holder.url);
-      // Stale: its process is gone. Replace it with ours in one step, then make sure it stayed ours.
-      renameSync(temp, path);
-      sleepSync(TAKEOVER_SETTLE_MS);
-      const now = readLock(path);
-      if (now !== undefined && now !== 'unreadable' && now.token === token) return lock();
-      if (now === 'unreadable') throw new DataDirLockUnreadableError(path);
-      if (now !== undefined && isAlive(now.pid)) throw new DataDirLockedError(dataDir, now.pid, now.url);
-    } finally {
-      removeQuietly(temp);
+      // Stale: its process is gone. Move it aside (only one process can move a given file).
+      const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
+      try {
+        renameSync(path, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process moved it
+        throw err;
+      }
+      let moved: string | undefined;
+      try {
+        moved = readFileSync(aside, 'utf8');
+      } catch {
+        moved = undefined;
+      }
+      if (moved !== staleText) {
+        // Not the file judged stale: a lock taken meanwhile. Put it back (unless yet another
+        // lock appeared in that instant) and give way to its holder.
+        try {
+          linkSync(aside, path);
+        } catch {
+          // a lock is in place again
+        }
+        removeQuietly(aside);
+        const now = readLock(path);
+        if (now && now !== 'unreadable') throw new DataDirLockedError(dataDir, now.pid, now.url);
+        continue;
+      }
+      removeQuietly(aside);
     }
+  } finally {
+    removeQuietly(temp);
   }
   throw new Error(`Could not take the lock on DATA_DIR "${dataDir}": it changed hands while being taken; start again.`);
 }

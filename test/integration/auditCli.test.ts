@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, loadOrCreateAuditSigner, signCheckpoint, verifierKey } from '../../src/audit/index.js';
+import { AuditWriter, canonicalJson, loadOrCreateAuditSigner, signCheckpoint, verifierKey } from '../../src/audit/index.js';
+import { markOpenHere } from '../../src/audit/logLiveness.js';
 import { leafHash } from '../../src/audit/merkle.js';
 import { openPglite } from '../../src/db/index.js';
 import { BIN, cli as runCli, spawnServe, type ServeProcess } from '../processes.js';
@@ -111,6 +112,35 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     expect(exported.filter((l) => l.type === 'record')).toHaveLength(16);
     expect(exported.filter((l) => l.type === 'checkpoint').length).toBeGreaterThan(0);
   }, 240_000); // thirteen CLI processes one after another: 56-60 s on the evening's loaded 2-core machine
+
+  it('audit seal covers the unsigned records of a log whose writer is gone, and refuses a sealed or unknown log', async () => {
+    // A writer that stopped without closing its log (as a killed process leaves it), in this process.
+    const db = await openPglite(dataDir);
+    let logId: string;
+    try {
+      const { rows } = await db.query<{ body: string }>('SELECT body FROM audit_records LIMIT 1');
+      const policyVersion = (JSON.parse(rows[0]!.body) as { policyVersion: string }).policyVersion;
+      const writer = await AuditWriter.open(db, { policyVersion, signer: loadOrCreateAuditSigner(dataDir), checkpointIntervalMs: 3_600_000 });
+      logId = writer.logId;
+      for (const requestId of ['seal-1', 'seal-2']) {
+        await writer.append({ at: new Date().toISOString(), requestId, caller: null, purpose: null, ref: null, operationName: null, documentHash: null, rejection: { code: 'UNAUTHENTICATED', status: 401 }, decisions: [] });
+      }
+      markOpenHere(logId, false);
+    } finally {
+      await db.close();
+    }
+    const broken = await cli(['audit', 'verify']);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toContain(`BROKEN ${logId}: 2 records, 0 checkpoints — index 0: the records from index 0 to 1 are covered by no signed checkpoint`);
+    const seal = await cli(['audit', 'seal', '--log', logId]);
+    expect(seal.code, seal.stderr).toBe(0);
+    expect(seal.stdout).toBe(`sealed ${logId} at 2 records; records 0 to 1 were under no checkpoint until now\n`);
+    const verify = await cli(['audit', 'verify']);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.stdout).toContain(`ok     ${logId}: 2 records, 1 checkpoints, sealed by audit-seal (its writer stopped without closing it; records 0 to 1 were signed only then)\n`);
+    expect((await cli(['audit', 'seal', '--log', logId])).stderr).toBe(`purposegate: Log "${logId}" is already closed or sealed.\n`);
+    expect((await cli(['audit', 'seal', '--log', 'gw-nope'])).stderr).toBe('purposegate: No log "gw-nope" in the store.\n');
+  }, 120_000);
 
   it('exits non-zero naming the log and index when the log was edited, and when a back-dated event breaks replay', async () => {
     const db = await openPglite(dataDir);

@@ -204,6 +204,13 @@ describe('kill -9 under load, then a restart on the same DATA_DIR', () => {
     expect(killed).toBe(true);
     expect(received.length).toBeGreaterThanOrEqual(KILL_AFTER);
 
+    // Before any restart: the dead gateway's newest records are under no signature, and verify
+    // (straight on the store: the lock's process is gone) says so.
+    const broken = await cli(['audit', 'verify'], env);
+    expect(broken.code).toBe(1);
+    const deadLog = /^BROKEN (gw-\S+): \d+ records, \d+ checkpoints — index \d+: the records from index \d+ to \d+ are covered by no signed checkpoint, and the log's writer is not running/m.exec(broken.stdout)?.[1];
+    expect(deadLog, broken.stdout).toBeDefined();
+
     server = await spawnServe(env); // takes over the dead process's lock
     const verify = await cli(['audit', 'verify'], env);
     expect(verify.stderr).toBe('');
@@ -211,7 +218,11 @@ describe('kill -9 under load, then a restart on the same DATA_DIR', () => {
     expect(verify.stdout.match(/^ok {5}gw-/gm)?.length).toBeGreaterThanOrEqual(1);
     // The killed process's log was sealed by the restarted gateway: verify says so, and which of
     // its records only that seal covers (those written after its last checkpoint).
-    expect(verify.stdout).toMatch(/^ok {5}gw-\S+: \d+ records, \d+ checkpoints, sealed by gw-\S+ \(its writer stopped without closing it/m);
+    expect(verify.stdout).toMatch(new RegExp(`^ok {5}${deadLog}: \\d+ records, \\d+ checkpoints, sealed by gw-\\S+ \\(its writer stopped without closing it; records \\d+ to \\d+ were signed only then\\)`, 'm'));
+    // Sealing by hand is for PostgreSQL: here the server did it, and says so.
+    const seal = await cli(['audit', 'seal', '--log', deadLog!], env);
+    expect(seal.code).toBe(1);
+    expect(seal.stderr).toBe('purposegate: A server holds the embedded DATA_DIR: it sealed the logs of stopped gateways when it started (audit verify shows them).\n');
     const out = join(dataDir, 'export.jsonl');
     expect((await cli(['audit', 'export', '--out', out], env)).code).toBe(0);
     const logged = new Set(

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
-import { liveLogIds, markOpenHere } from '../../src/audit/logLiveness.js';
+import { liveLogIds, logLockKey, markOpenHere, tryLockLog } from '../../src/audit/logLiveness.js';
+import { sealLog } from '../../src/audit/sealLog.js';
 import { leafHash } from '../../src/audit/merkle.js';
 import type { Db } from '../../src/db/index.js';
 import { openPostgres } from '../../src/db/index.js';
@@ -71,8 +72,25 @@ describe('AuditWriter', () => {
     expect(before).toMatchObject({ records: 5, state: 'open', problem: { index: 3 } });
     expect(before!.problem!.message).toMatch(/records from index 3 to 4 are covered by no signed checkpoint/);
     const next = await AuditWriter.open(db, { policyVersion: 'v', signer });
-    expect(next.sealed).toContainEqual({ logId: dead.logId, size: 5 });
-    expect(await logOf(dead.logId)).toEqual({ logId: dead.logId, records: 5, checkpoints: 2, state: 'sealed', sealedBy: next.logId, sealedRecords: [3, 5] });
+    let sealedBy = next.logId;
+    if (db.kind === 'pglite') {
+      // The embedded store: the next gateway (the only process on its DATA_DIR) seals it at start.
+      expect(next.sealed).toContainEqual({ logId: dead.logId, size: 5 });
+    } else {
+      // PostgreSQL: another gateway may be running, so none seals at start; `audit seal` does,
+      // holding the log's lock (here: free, its writer is gone).
+      expect(next.sealed).toEqual([]);
+      expect((await logOf(dead.logId))?.state).toBe('open');
+      const lock = await tryLockLog(db, dead.logId);
+      expect(lock).toBeDefined();
+      try {
+        expect(await sealLog(db, signer, { logId: dead.logId, origin: `purposegate.audit/${dead.logId}` }, 'audit-seal')).toEqual({ size: 5, lastCheckpoint: 3 });
+      } finally {
+        await lock!.close();
+      }
+      sealedBy = 'audit-seal';
+    }
+    expect(await logOf(dead.logId)).toEqual({ logId: dead.logId, records: 5, checkpoints: 2, state: 'sealed', sealedBy, sealedRecords: [3, 5] });
     // A record added to the sealed log afterwards (the triggers off, as an owner could), consistent with its position.
     const { rows } = await db.query<{ body: string; at: string }>('SELECT body, at FROM audit_records WHERE log_id = $1 AND seq = 4', [dead.logId]);
     const body = JSON.stringify({ ...JSON.parse(rows[0].body), seq: 5, recordId: `${dead.logId}-5` });
@@ -97,15 +115,75 @@ describe('AuditWriter', () => {
     const other = await openPostgres((db as unknown as { url: string }).url, { max: 1 });
     try {
       markOpenHere(writer.logId, false); // only the lock tells, as for a writer in another process
-      expect(await liveLogIds(other, [writer.logId, 'gw-none'])).toEqual(new Set([writer.logId]));
-      // Not sealed by a gateway starting meanwhile.
-      const second = await AuditWriter.open(other, { policyVersion: 'v', signer });
-      expect(second.sealed.map((s) => s.logId)).not.toContain(writer.logId);
-      await second.close();
+      expect((await liveLogIds(other, [writer.logId, 'gw-none'])).lease).toEqual(new Set([writer.logId]));
+      expect(await tryLockLog(other, writer.logId)).toBeUndefined(); // `audit seal` would be refused
       await writer.close();
-      expect(await liveLogIds(other, [writer.logId])).toEqual(new Set());
+      expect((await liveLogIds(other, [writer.logId])).lease).toEqual(new Set());
     } finally {
       await other.close();
+    }
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('verify passes a live writer\'s pending records only once its next checkpoint covers them; a session that merely holds a dead log\'s lock gets them reported', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 300 });
+    markOpenHere(writer.logId, false); // as if in another process: live by its lock only
+    try {
+      await writer.append(entry(1));
+      await writer.append(entry(2));
+      const report = await verifyLogs(dbAuditStore(db), trusted(), { pendingWaitMs: 5000 });
+      const log = report.logs.find((l) => l.logId === writer.logId);
+      expect(log).toMatchObject({ records: 2, state: 'live', pending: 0 });
+      expect(log?.problem).toBeUndefined();
+    } finally {
+      markOpenHere(writer.logId, true);
+      await writer.close();
+    }
+    // A dead log with two unsigned records, and a session (not its writer) holding its lock.
+    const dead = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 3_600_000 });
+    await dead.append(entry(1));
+    await dead.append(entry(2));
+    markOpenHere(dead.logId, false);
+    await (dead as unknown as { lease: { release(): Promise<void> } }).lease.release();
+    const squatter = await tryLockLog(db, dead.logId);
+    try {
+      const report = await verifyLogs(dbAuditStore(db), trusted(), { pendingWaitMs: 1000 });
+      const log = report.logs.find((l) => l.logId === dead.logId);
+      expect(log).toMatchObject({ records: 2, problem: { index: 0 } });
+      expect(log!.problem!.message).toMatch(/the records from index 0 to 1 are covered by no signed checkpoint: a session holds the log's lock, but no checkpoint covering them was signed within 1 s/);
+      expect(report.ok).toBe(false);
+    } finally {
+      await squatter!.close();
+      const lock = await tryLockLog(db, dead.logId);
+      await sealLog(db, signer, { logId: dead.logId, origin: `purposegate.audit/${dead.logId}` }, 'audit-seal'); // leave the store verifiable for the tests after this one
+      await lock!.close();
+    }
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('stops writing (fail closed) when its lease is lost and another session takes the lock, or its log is sealed', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 100 });
+    await writer.append(entry(1));
+    markOpenHere(writer.logId, false);
+    // Its lease connection is cut (a failover, a proxy), and someone seals the log meanwhile.
+    const admin = await openPostgres((db as unknown as { url: string }).url, { max: 1 });
+    try {
+      const key = BigInt.asUintN(64, BigInt(logLockKey(writer.logId)));
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = $1 AND objsubid = 1 AND classid = $2::bigint::oid AND objid = $3::bigint::oid', [
+        'advisory',
+        String(key >> 32n),
+        String(key & 0xffffffffn),
+      ]);
+      const lock = await tryLockLog(admin, writer.logId);
+      expect(lock).toBeDefined();
+      await sealLog(admin, signer, { logId: writer.logId, origin: writer.origin }, 'audit-seal');
+      await lock!.close();
+      for (let i = 0; i < 100 && writer.healthy; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(writer.healthy).toBe(false);
+      expect(writer.lostReason).toMatch(/was sealed by another process/);
+      await expect(writer.append(entry(2))).rejects.toThrow(/The audit log cannot be written: the audit log .* was sealed by another process/);
+      await writer.close();
+      expect((await logOf(writer.logId))).toMatchObject({ records: 1, state: 'sealed' });
+    } finally {
+      await admin.close();
     }
   });
 

@@ -202,7 +202,7 @@ describe('record checkers', () => {
       checkpoints: async () => [],
       closures: async () => [],
       // Its writer is running: records past the (absent) checkpoints are pending, not a break.
-      liveLogs: async (ids) => new Set(ids),
+      liveLogs: async (ids) => ({ here: new Set(ids), lease: new Set<string>() }),
       recordPage: async (_log, from, limit) => {
         if (++reads === 3) throw new Error('connection terminated');
         return page(from, limit);

@@ -1,0 +1,57 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../db/index.js';
+import { SEALED_EXTENSION, signCheckpoint, type AuditSigner, type Checkpoint } from './checkpoint.js';
+import { Frontier } from './merkle.js';
+
+/** Writes a signed note to `<witnessDir>/<logId>.checkpoint`, atomically (a witness outside the database). */
+export function writeWitness(witnessDir: string | undefined, logId: string, note: string): void {
+  if (!witnessDir) return;
+  mkdirSync(witnessDir, { recursive: true });
+  const file = join(witnessDir, `${logId}.checkpoint`);
+  writeFileSync(`${file}.tmp`, note);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Signs and stores a log's closure: a checkpoint with one extension line (closed, or sealed by). */
+export async function storeClosure(db: Pick<Db, 'query'>, signer: AuditSigner, c: Checkpoint & { logId: string }, extension: string, witnessDir?: string): Promise<string> {
+  const note = signCheckpoint({ origin: c.origin, size: c.size, root: c.root, extensions: [extension] }, signer);
+  await db.query('INSERT INTO audit_log_closures (log_id, tree_size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [c.logId, c.size, note]);
+  writeWitness(witnessDir, c.logId, note);
+  return note;
+}
+
+/**
+ * Seals a log whose writer stopped without closing it: signs a checkpoint of the records it holds
+ * (in order, up to the first gap: a gap is verify's to report), with the extension line naming who
+ * sealed it. The caller makes sure the writer is gone (PGlite: this process holds the DATA_DIR;
+ * PostgreSQL: it holds the log's lock). Returns the size sealed, and the size of the log's last
+ * checkpoint (the records between were under no signature until now).
+ */
+export async function sealLog(
+  db: Pick<Db, 'query'>,
+  signer: AuditSigner,
+  log: { logId: string; origin: string },
+  sealedBy: string,
+  witnessDir?: string,
+): Promise<{ size: number; lastCheckpoint: number }> {
+  const frontier = new Frontier();
+  for (;;) {
+    const page = await db.query<{ seq: string | number; leaf_hash: string }>(
+      'SELECT seq, leaf_hash FROM audit_records WHERE log_id = $1 AND seq >= $2 ORDER BY seq LIMIT 10000',
+      [log.logId, frontier.size],
+    );
+    let contiguous = true;
+    for (const r of page.rows) {
+      if (Number(r.seq) !== frontier.size || !/^[0-9a-f]{64}$/.test(r.leaf_hash)) {
+        contiguous = false;
+        break;
+      }
+      frontier.push(Buffer.from(r.leaf_hash, 'hex'));
+    }
+    if (!contiguous || page.rows.length < 10000) break;
+  }
+  const { rows } = await db.query<{ n: string | number | null }>('SELECT max(tree_size) AS n FROM audit_checkpoints WHERE log_id = $1', [log.logId]);
+  await storeClosure(db, signer, { logId: log.logId, origin: log.origin, size: frontier.size, root: frontier.root() }, `${SEALED_EXTENSION} ${sealedBy}`, witnessDir);
+  return { size: frontier.size, lastCheckpoint: Number(rows[0]?.n ?? 0) };
+}
