@@ -291,7 +291,7 @@ export class AuditWriter {
    * healthy again, so readiness recovers without waiting for traffic.
    */
   async probe(): Promise<boolean> {
-    if (this.closed) return false;
+    if (this.closed || this.lost) return false;
     if (!this.lastWriteFailed) return true;
     const rollback = new Error('probe: roll back');
     try {

@@ -115,6 +115,7 @@ export async function startServer(
         const a = await auditStore();
         if (!a.ready) return { ready: false, reason: 'the audit store does not answer' };
       }
+      if (writer.lostReason) return { ready: false, reason: writer.lostReason };
       return (await writer.probe()) ? { ready: true } : { ready: false, reason: 'the audit log cannot be written' };
     };
     const http = createHttpServer(gateway, readiness, auditEndpoint);
