@@ -1,4 +1,6 @@
 import type { Db } from '../db/index.js';
+import { assertClockInSync } from './clockSkew.js';
+export { CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError } from './clockSkew.js';
 import type { ConsentEvent, SubjectState } from '../policy/index.js';
 
 /** One row per (subject, purpose with an event), or one row with null event columns. */
@@ -94,43 +96,18 @@ export function subjectsFromRows<K>(rows: readonly SubjectRow[], keys: readonly 
 }
 
 /**
- * How far clocks may disagree with the database's. A gateway reads consent as of its request's
- * time; events are stamped no more than this ahead of the database's clock (recordConsent). A
- * gateway whose clock is further behind the database's could miss a recorded withdrawal for that
- * long, so its consent reads fail then (the caller fails closed: CONSENT_UNAVAILABLE), and
- * /readyz says why. Within it, a withdrawal takes effect at most this late on a gateway whose
- * clock lags: keep clocks in sync (NTP keeps them within milliseconds).
- */
-export const CONSENT_CLOCK_TOLERANCE_MS = 1000;
-
-/** The database's clock is further ahead of this process's than CONSENT_CLOCK_TOLERANCE_MS. */
-export class ConsentClockSkewError extends Error {
-  constructor(readonly aheadMs: number) {
-    super(`The database's clock is ${Math.round(aheadMs)} ms ahead of this process's (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent read as of a request's time could miss a recorded withdrawal.`);
-    this.name = 'ConsentClockSkewError';
-  }
-}
-
-/**
  * Loads subjects and their consent state as of `asOf` (latest event per purpose, ties broken by
  * event id) for many subscribers in ONE query. Returns one entry per id, in the order of `ids`.
  * With `live` (a request's own read, `asOf` its time), fails with ConsentClockSkewError when the
- * database's clock is more than CONSENT_CLOCK_TOLERANCE_MS ahead of this process's.
+ * database's clock was last measured more than CONSENT_CLOCK_TOLERANCE_MS ahead of this process's.
  */
-export async function loadSubjects(db: Pick<Db, 'query'>, ids: readonly string[], asOf?: string, options: { live?: boolean } = {}): Promise<LoadedSubject[]> {
-  const checkClock = options.live === true && asOf !== undefined;
-  const result = await db.query<{ rows: string; ahead_ms?: number | string | null }>(
-    subjectRowsQuery(
-      `FROM subscribers s
+export async function loadSubjects(db: Pick<Db, 'query'> & { kind?: Db['kind'] }, ids: readonly string[], asOf?: string, options: { live?: boolean } = {}): Promise<LoadedSubject[]> {
+  if (options.live === true && asOf !== undefined) await assertClockInSync(db);
+  const result = await db.query<{ rows: string }>(
+    subjectRowsQuery(`FROM subscribers s
        ${latestEventsAsOf('$2::timestamptz')}
-      WHERE s.id = ANY($1::text[])`,
-      undefined,
-      // The database's clock at the statement's start, less this process's when it sent it.
-      checkClock ? `(extract(epoch FROM statement_timestamp() - $3::timestamptz) * 1000)::float8 AS ahead_ms` : '',
-    ),
-    checkClock ? [ids as string[], asOf, new Date().toISOString()] : [ids as string[], asOf ?? null],
+      WHERE s.id = ANY($1::text[])`),
+    [ids as string[], asOf ?? null],
   );
-  const ahead = result.rows[0]!.ahead_ms;
-  if (checkClock && ahead != null && Number(ahead) > CONSENT_CLOCK_TOLERANCE_MS) throw new ConsentClockSkewError(Number(ahead));
   return subjectsFromRows(subjectRowsFromJson(result.rows[0]!.rows, false), ids, (row) => row.id);
 }

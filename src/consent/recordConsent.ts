@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { CONSENT_CLOCK_TOLERANCE_MS } from './loadSubjects.js';
+import { CONSENT_CLOCK_TOLERANCE_MS } from './clockSkew.js';
 
 /** A recorded consent event, as the Consent GraphQL type shows it. */
 export interface ConsentRecord {

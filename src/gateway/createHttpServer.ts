@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { CONSENT_CLOCK_TOLERANCE_MS } from '../consent/loadSubjects.js';
+import { CONSENT_CLOCK_TOLERANCE_MS, databaseClockAheadMs } from '../consent/clockSkew.js';
 import type { Db } from '../db/index.js';
 import type { Gateway } from './createGateway.js';
 
@@ -11,10 +11,9 @@ export function storeReadiness(db: Db): Readiness {
   return async () => {
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref());
     try {
-      const { rows } = await Promise.race([db.query<{ now_ms: number | string }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms'), timeout]);
-      // Consent events are stamped no later than the database's clock: a gateway whose clock is
-      // behind it by more than the tolerance fails consent reads closed (loadSubjects); say why here.
-      const ahead = Number(rows[0]?.now_ms) - Date.now();
+      const ahead = await Promise.race([databaseClockAheadMs(db), timeout]);
+      // A gateway whose clock is behind the database's by more than the tolerance fails consent
+      // reads closed (clockSkew); say why here.
       if (ahead > CONSENT_CLOCK_TOLERANCE_MS) {
         return { ready: false, reason: `this gateway's clock is ${Math.round(ahead)} ms behind the database's (more than ${CONSENT_CLOCK_TOLERANCE_MS} ms): consent cannot be read as of a request's time` };
       }

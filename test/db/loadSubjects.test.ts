@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadSubjects, loadSubjectsAsOf, recordConsent, SubjectLoader } from '../../src/consent/index.js';
 import { CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError, latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
 import { FutureConsentTimeError } from '../../src/consent/recordConsent.js';
+import { assertClockInSync } from '../../src/consent/clockSkew.js';
 import { storeReadiness } from '../../src/gateway/createHttpServer.js';
 import type { Db } from '../../src/db/index.js';
 import { seedDemoData } from '../../src/db/seedDemoData.js';
@@ -123,6 +124,20 @@ describe('loadSubjects and loadSubjectsAsOf (one JSON text per query)', () => {
       vi.useRealTimers();
       await db.drop();
     }
+  });
+
+  it('a slow answer (a busy pool) is never read as clock skew: the database\'s time is compared with ours after the answer', async () => {
+    const slow = {
+      kind: 'postgres' as const,
+      query: async () => {
+        const dbNow = Date.now(); // read at once, answered 1.5 s later
+        await new Promise((r) => setTimeout(r, 1500));
+        return { rows: [{ now_ms: dbNow }] };
+      },
+    };
+    await expect(assertClockInSync(slow as never)).resolves.toBeUndefined();
+    const ahead = { kind: 'postgres' as const, query: async () => ({ rows: [{ now_ms: Date.now() + CONSENT_CLOCK_TOLERANCE_MS + 2000 }] }) };
+    await expect(assertClockInSync(ahead as never)).rejects.toThrow(ConsentClockSkewError);
   });
 });
 
