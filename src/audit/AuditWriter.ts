@@ -113,7 +113,9 @@ export class AuditWriter {
    */
   private async keepLease(): Promise<void> {
     if (this.closed || this.lost || this.db.kind !== 'postgres') return;
-    const held = await this.lease.renew();
+    // The closure is checked even when the lock cannot be renewed now (the database refuses
+    // writes after a seal in any case: migration 006).
+    const held = await this.lease.renew().catch(() => true);
     const { rows } = await this.db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log_closures WHERE log_id = $1', [this.logId]);
     if (rows[0]?.n !== '0') this.lost = `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
     else if (!held) this.lost = `the lock of the audit log ${this.logId} was lost and another session holds it; restart this gateway to open a new log`;
@@ -225,6 +227,7 @@ export class AuditWriter {
     } catch (err) {
       this.stats.failures++;
       this.lastWriteFailed = true;
+      this.noteClosure(err);
       const code = String((err as { code?: unknown }).code ?? '');
       // Refused for its data (one record may be what the store cannot take): one by one. Refused
       // because its positions were taken by an earlier write that committed after all (the
@@ -268,18 +271,30 @@ export class AuditWriter {
     }
   }
 
+  /** The store refused a write because the log was sealed by another process (migration 006): write no more. */
+  private noteClosure(err: unknown): void {
+    if (/ is closed: nothing is added to it/.test(String((err as Error)?.message))) {
+      this.lost ??= `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
+    }
+  }
+
   /** Signs and stores a checkpoint of the current tree, if it grew since the last one. */
   async checkpoint(): Promise<{ size: number; note: string } | undefined> {
     const size = this.frontier.size;
-    if (size === 0 || size <= this.lastCheckpointSize) return undefined;
+    if (size === 0 || size <= this.lastCheckpointSize || this.lost) return undefined;
     const root = this.frontier.root();
     const note = signCheckpoint({ origin: this.origin, size, root }, this.options.signer);
-    await this.db.query('INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, note) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-      this.logId,
-      size,
-      root.toString('base64'),
-      note,
-    ]);
+    await this.db
+      .query('INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, note) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+        this.logId,
+        size,
+        root.toString('base64'),
+        note,
+      ])
+      .catch((err: unknown) => {
+        this.noteClosure(err);
+        throw err;
+      });
     this.lastCheckpointSize = Math.max(this.lastCheckpointSize, size);
     writeWitness(this.options.witnessDir, this.logId, note);
     return { size, note };

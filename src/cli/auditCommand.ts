@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { sealLog } from '../audit/sealLog.js';
+import { AlreadyClosedError, sealLog } from '../audit/sealLog.js';
 import { tryLockLog } from '../audit/logLiveness.js';
 import {
   checkAuditArguments,
@@ -196,6 +196,9 @@ export function auditCommand(program: Command): void {
         if (db.kind === 'postgres' && !lock) throw new CliError(`Log "${opts.log}" is held by its writer (a session holds its lock): it is running, and closes the log itself when it stops.`);
         try {
           return await sealLog(db, signer, { logId: opts.log, origin: log.origin }, 'audit-seal', join(config.dataDir, 'checkpoints'));
+        } catch (err) {
+          if (err instanceof AlreadyClosedError) throw new CliError(err.message); // closed by its writer meanwhile
+          throw err;
         } finally {
           await lock?.close().catch(() => undefined);
         }

@@ -159,6 +159,60 @@ describe('AuditWriter', () => {
     }
   });
 
+  it('cannot add to its log once it was sealed (the database refuses it), and then stops writing (fail closed)', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 3_600_000 });
+    await writer.append(entry(1));
+    await writer.append(entry(2));
+    // Sealed by another process while this writer runs (as after a lost lease).
+    expect(await sealLog(db, signer, { logId: writer.logId, origin: writer.origin }, 'audit-seal')).toEqual({ size: 2, lastCheckpoint: 0 });
+    await expect(writer.append(entry(3))).rejects.toThrow(/The audit log could not be written: audit log \S+ is closed: nothing is added to it/);
+    expect(writer.healthy).toBe(false);
+    expect(writer.lostReason).toMatch(/was sealed by another process/);
+    await expect(writer.append(entry(4))).rejects.toThrow(/The audit log cannot be written: the audit log \S+ was sealed by another process/);
+    expect(await writer.checkpoint()).toBeUndefined();
+    // Nor a checkpoint, by anyone (a stale writer's timer): refused by the database.
+    await expect(
+      db.query('INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, note) VALUES ($1, 3, $2, $3)', [writer.logId, 'x', 'x']),
+    ).rejects.toThrow(/is closed: nothing is added to it/);
+    await writer.close();
+    expect(await logOf(writer.logId)).toEqual({ logId: writer.logId, records: 2, checkpoints: 1, state: 'sealed', sealedBy: 'audit-seal', sealedRecords: [0, 2] });
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('a seal taken while the writer appends under load leaves no record after it: the log verifies as sealed', async () => {
+    const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 3_600_000 });
+    const other = await openPostgres((db as unknown as { url: string }).url, { max: 2 });
+    let stop = false;
+    let written = 0;
+    let refused = 0;
+    const load = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        try {
+          await writer.append(entry(written));
+          written++;
+        } catch {
+          refused++;
+          if (refused > 50) return;
+        }
+      }
+    });
+    try {
+      while (written < 200) await new Promise((r) => setTimeout(r, 10));
+      const sealed = await sealLog(other, signer, { logId: writer.logId, origin: writer.origin }, 'audit-seal');
+      await new Promise((r) => setTimeout(r, 200));
+      stop = true;
+      await Promise.all(load);
+      expect(refused).toBeGreaterThan(0);
+      expect(sealed.size).toBe(written); // every acknowledged record is under the seal, none after it
+      await writer.close();
+      const log = await logOf(writer.logId);
+      expect(log).toMatchObject({ records: written, state: 'sealed' });
+      expect(log?.problem).toBeUndefined();
+    } finally {
+      stop = true;
+      await other.close();
+    }
+  });
+
   it.skipIf(!process.env.TEST_DATABASE_URL)('stops writing (fail closed) when its lease is lost and another session takes the lock, or its log is sealed', async () => {
     const writer = await AuditWriter.open(db, { policyVersion: 'v', signer, checkpointIntervalMs: 100 });
     await writer.append(entry(1));

@@ -10,3 +10,25 @@ CREATE TABLE audit_log_closures (
 );
 CREATE TRIGGER audit_log_closures_append_only BEFORE UPDATE OR DELETE ON audit_log_closures
   FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+
+-- Nothing is added to a log after its closure, and the database enforces it (a writer in another
+-- process may not know yet that its log was sealed). A seal holds the log's audit_logs row FOR
+-- UPDATE while it reads the records and writes the closure; an insert of records or checkpoints
+-- takes that row FOR KEY SHARE after its rows are in (here, as its foreign key check does), so it
+-- waits for a seal being written, and then sees it, and fails.
+CREATE FUNCTION audit_refuse_after_closure() RETURNS trigger AS $$
+DECLARE
+  closed text;
+BEGIN
+  PERFORM 1 FROM audit_logs WHERE log_id IN (SELECT DISTINCT log_id FROM new_rows) FOR KEY SHARE;
+  SELECT min(c.log_id) INTO closed FROM audit_log_closures c WHERE c.log_id IN (SELECT DISTINCT log_id FROM new_rows);
+  IF closed IS NOT NULL THEN
+    RAISE EXCEPTION 'audit log % is closed: nothing is added to it', closed USING ERRCODE = 'P0001';
+  END IF;
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_records_after_closure AFTER INSERT ON audit_records
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_after_closure();
+CREATE TRIGGER audit_checkpoints_after_closure AFTER INSERT ON audit_checkpoints
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_after_closure();
