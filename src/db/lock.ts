@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirLockedError } from './DataDirLockedError.js';
 
 interface LockInfo {
   pid: number;
-  /** Names this holding of the lock: a process releases or rewrites only a lock file with its own token. */
-  token?: string;
   url?: string;
 }
 
@@ -18,7 +16,7 @@ export interface DataDirLock {
   release(): void;
 }
 
-/** A lock file that is not one a purposegate process wrote whole (empty, cut, not JSON): not provably stale. */
+/** A lock file of an earlier version that is not a lock record (empty, cut, not JSON): not provably stale. */
 export class DataDirLockUnreadableError extends Error {
   constructor(readonly path: string) {
     super(`The lock file ${path} cannot be read as a purposegate lock, so whether a process still uses the DATA_DIR is unknown. If none does, delete the file and start again.`);
@@ -35,40 +33,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The lock file's holder; undefined when there is no file; 'unreadable' when it holds no lock record. */
-function readLock(path: string): LockInfo | 'unreadable' | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return 'unreadable';
-  }
-  return parseLock(text);
-}
-
-function parseLock(text: string): LockInfo | 'unreadable' {
-  try {
-    const info = JSON.parse(text) as LockInfo;
-    return info && typeof info === 'object' && Number.isSafeInteger(info.pid) && info.pid > 0 ? info : 'unreadable';
-  } catch {
-    return 'unreadable';
-  }
-}
-
-/** Reads who holds the lock on `dataDir`, if a live process does. */
-export function readLockHolder(dataDir: string): LockInfo | undefined {
-  const info = readLock(join(dataDir, 'purposegate.lock'));
-  return info && info !== 'unreadable' && info.pid !== process.pid && isAlive(info.pid) ? info : undefined;
-}
-
-/** Writes `info` to a fresh file beside `path` and returns its name (the lock's content is never seen half-written). */
-function writeTemp(path: string, info: LockInfo): string {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, JSON.stringify(info), { flag: 'wx' });
-  return temp;
-}
-
 function removeQuietly(path: string): void {
   try {
     unlinkSync(path);
@@ -77,96 +41,157 @@ function removeQuietly(path: string): void {
   }
 }
 
+/** An entry of the lock directory: `<pid>.<token>.json`, its pid in its name (the content may be mid-write). */
+const ENTRY = /^(\d+)\.([0-9a-f]+)\.json$/;
+
+/** The entries of the lock directory whose process is alive: pid, and URL when the entry says one. */
+function liveEntries(dir: string, except?: string): Array<LockInfo & { name: string }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const live: Array<LockInfo & { name: string }> = [];
+  for (const name of names) {
+    const m = ENTRY.exec(name);
+    if (!m || name === except) continue;
+    const pid = Number(m[1]);
+    if (!isAlive(pid)) {
+      // A holding whose process is gone: nobody else ever has this name (its token is unique),
+      // so removing it is safe; it is only tidying (a dead entry is ignored anyway).
+      removeQuietly(join(dir, name));
+      continue;
+    }
+    let url: string | undefined;
+    try {
+      const info = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { url?: unknown };
+      if (typeof info.url === 'string') url = info.url;
+    } catch {
+      // being written
+    }
+    live.push({ pid, url, name });
+  }
+  return live;
+}
+
 /**
- * Takes the single-opener lock on an embedded DATA_DIR: a lock file holding the pid and a token of
- * this holding, created whole (written to a temporary file, then hard-linked into place, which
- * fails if a lock file exists). A lock whose process is gone is moved aside by one rename (of two
- * processes that both judged it stale, only one moves it), checked to be the very file judged
- * stale (a fresh lock moved by mistake is put back), removed, and the link is tried again. A live
- * holder, or a lock file that cannot be read (never deleted: its holder may be alive), refuses
- * the open.
+ * A lock file of an earlier version (`purposegate.lock` as a file, not a directory): its holder
+ * if alive; a stale one is moved aside (one mover), checked to be the file judged stale, removed.
+ */
+function clearOldLockFile(path: string, dataDir: string): void {
+  let text: string;
+  try {
+    if (!statSync(path).isFile()) return;
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return;
+  }
+  let info: LockInfo;
+  try {
+    info = JSON.parse(text) as LockInfo;
+    if (!Number.isSafeInteger(info?.pid) || info.pid <= 0) throw new Error('no pid');
+  } catch {
+    throw new DataDirLockUnreadableError(path);
+  }
+  if (isAlive(info.pid)) throw new DataDirLockedError(dataDir, info.pid, info.url);
+  const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // moved by another process
+  }
+  let moved = '';
+  try {
+    moved = readFileSync(aside, 'utf8');
+  } catch {
+    // gone
+  }
+  if (moved !== text) {
+    try {
+      renameSync(aside, path); // not the one judged stale: put it back
+    } catch {
+      // nothing to do
+    }
+    return;
+  }
+  removeQuietly(aside);
+}
+
+/** Reads who holds the lock on `dataDir`, if a live process (other than this one) does. */
+export function readLockHolder(dataDir: string): LockInfo | undefined {
+  const path = join(dataDir, 'purposegate.lock');
+  try {
+    if (statSync(path).isFile()) {
+      const info = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+      return Number.isSafeInteger(info.pid) && info.pid !== process.pid && isAlive(info.pid) ? info : undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  const holder = liveEntries(path).find((e) => e.pid !== process.pid);
+  return holder ? { pid: holder.pid, url: holder.url } : undefined;
+}
+
+/**
+ * Takes the single-opener lock on an embedded DATA_DIR. The lock is a directory,
+ * `DATA_DIR/purposegate.lock/`, in which each opener creates an entry of its own,
+ * `<pid>.<token>.json` (holding the URL once it serves), and then lists the others: if another
+ * entry's process is alive, it removes its own and gives way. Of two openers at once, at least
+ * the later one to list sees the other, so two never both hold it (both may give way: the
+ * earlier one's open fails; it is tried once more after a short pause). An entry is never
+ * removed while its process lives, and only its own holder removes a live one; a dead process's
+ * entry is ignored (and tidied away). A lock file of an earlier version is honoured.
  */
 export function acquireDataDirLock(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, 'purposegate.lock');
+  const dir = join(dataDir, 'purposegate.lock');
   const token = randomBytes(12).toString('hex');
-  const mine = { pid: process.pid, token };
-  const lock = (): DataDirLock => {
-    let released = false;
-    const ours = () => {
-      const held = readLock(path);
-      return held !== undefined && held !== 'unreadable' && held.token === token;
-    };
-    return {
-      path,
-      setUrl(url) {
-        if (released || !ours()) return;
-        const temp = writeTemp(path, { ...mine, url });
-        try {
-          renameSync(temp, path);
-        } catch (err) {
-          removeQuietly(temp);
-          throw err;
-        }
-      },
-      release() {
-        if (released) return;
-        released = true;
-        // Only our own lock file: never one another process has taken since.
-        if (ours()) removeQuietly(path);
-      },
-    };
-  };
-  const temp = writeTemp(path, mine);
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
+  const name = `${process.pid}.${token}.json`;
+  const entry = join(dir, name);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    clearOldLockFile(dir, dataDir);
+    for (let tries = 0; ; tries++) {
       try {
-        linkSync(temp, path);
-        return lock();
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(entry, JSON.stringify({ pid: process.pid }), { flag: 'wx' });
+        break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // The directory was removed by a holder releasing it between the two calls: again.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || tries >= 50) throw err;
       }
-      let staleText: string;
-      try {
-        staleText = readFileSync(path, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-        throw new DataDirLockUnreadableError(path);
-      }
-      const holder = parseLock(staleText);
-      if (holder === 'unreadable') throw new DataDirLockUnreadableError(path);
-      if (holder.pid === process.pid || isAlive(holder.pid)) throw new DataDirLockedError(dataDir, holder.pid, holder.url);
-      // Stale: its process is gone. Move it aside (only one process can move a given file).
-      const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
-      try {
-        renameSync(path, aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another process moved it
-        throw err;
-      }
-      let moved: string | undefined;
-      try {
-        moved = readFileSync(aside, 'utf8');
-      } catch {
-        moved = undefined;
-      }
-      if (moved !== staleText) {
-        // Not the file judged stale: a lock taken meanwhile. Put it back (unless yet another
-        // lock appeared in that instant) and give way to its holder.
-        try {
-          linkSync(aside, path);
-        } catch {
-          // a lock is in place again
-        }
-        removeQuietly(aside);
-        const now = readLock(path);
-        if (now && now !== 'unreadable') throw new DataDirLockedError(dataDir, now.pid, now.url);
-        continue;
-      }
-      removeQuietly(aside);
     }
-  } finally {
-    removeQuietly(temp);
+    const others = liveEntries(dir, name);
+    if (others.length === 0) {
+      let released = false;
+      return {
+        path: dir,
+        setUrl(url) {
+          if (released) return;
+          const temp = join(dir, `${name}.tmp`);
+          writeFileSync(temp, JSON.stringify({ pid: process.pid, url }));
+          renameSync(temp, entry);
+        },
+        release() {
+          if (released) return;
+          released = true;
+          removeQuietly(entry);
+          try {
+            rmdirSync(dir); // only when no other entry is in it
+          } catch {
+            // another opener's entry is there
+          }
+        },
+      };
+    }
+    removeQuietly(entry);
+    const holder = others[0]!;
+    // Give way; if the other was giving way too (both started at once), try once more.
+    if (attempt === 0) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.floor(Math.random() * 60));
+      if (liveEntries(dir).length === 0) continue;
+    }
+    throw new DataDirLockedError(dataDir, holder.pid, holder.url);
   }
-  throw new Error(`Could not take the lock on DATA_DIR "${dataDir}": it changed hands while being taken; start again.`);
+  throw new Error(`Could not take the lock on DATA_DIR "${dataDir}": another process was taking it at the same moment; start again.`);
 }

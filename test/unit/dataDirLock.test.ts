@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,23 +21,38 @@ const lockFile = (d: string) => join(d, 'purposegate.lock');
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
 describe('the DATA_DIR lock', () => {
-  it('is created whole, refuses a second holder, records the URL, and is gone once released', () => {
+  const entries = (d: string) => (existsSync(lockFile(d)) ? readdirSync(lockFile(d)).filter((n) => n.endsWith('.json')) : []);
+
+  it('is an entry of this process in DATA_DIR/purposegate.lock/, refuses a second holder, records the URL, and is gone once released', () => {
     const d = fresh();
     const lock = acquireDataDirLock(d);
-    expect(JSON.parse(readFileSync(lockFile(d), 'utf8'))).toMatchObject({ pid: process.pid, token: expect.any(String) });
+    expect(entries(d)).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+\\.json$`))]);
     expect(() => acquireDataDirLock(d)).toThrow(DataDirLockedError);
+    expect(entries(d)).toHaveLength(1); // the refused opener left nothing
     lock.setUrl('http://127.0.0.1:4000/graphql');
-    expect(JSON.parse(readFileSync(lockFile(d), 'utf8'))).toMatchObject({ pid: process.pid, url: 'http://127.0.0.1:4000/graphql' });
+    expect(JSON.parse(readFileSync(join(lockFile(d), entries(d)[0]!), 'utf8'))).toEqual({ pid: process.pid, url: 'http://127.0.0.1:4000/graphql' });
     lock.release();
     expect(existsSync(lockFile(d))).toBe(false);
   });
 
-  it('takes over the lock of a process that is gone', () => {
+  it('ignores (and tidies away) the entry of a process that is gone', () => {
     const d = fresh();
-    writeFileSync(lockFile(d), JSON.stringify({ pid: deadPid(), token: 'old', url: 'http://127.0.0.1:1/graphql' }));
+    mkdirSync(lockFile(d));
+    writeFileSync(join(lockFile(d), `${deadPid()}.abc123.json`), JSON.stringify({ url: 'http://127.0.0.1:1/graphql' }));
     expect(readLockHolder(d)).toBeUndefined();
     const lock = acquireDataDirLock(d);
-    expect(JSON.parse(readFileSync(lockFile(d), 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(entries(d)).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.`))]);
+    lock.release();
+  });
+
+  it('honours a lock file of an earlier version: refused while its process lives, taken over once it is gone', () => {
+    const d = fresh();
+    writeFileSync(lockFile(d), JSON.stringify({ pid: process.ppid, url: 'http://127.0.0.1:9/graphql' }));
+    expect(() => acquireDataDirLock(d)).toThrow(DataDirLockedError);
+    expect(readLockHolder(d)).toEqual({ pid: process.ppid, url: 'http://127.0.0.1:9/graphql' });
+    writeFileSync(lockFile(d), JSON.stringify({ pid: deadPid() }));
+    const lock = acquireDataDirLock(d);
+    expect(entries(d)).toHaveLength(1);
     lock.release();
   });
 
@@ -45,7 +60,7 @@ describe('the DATA_DIR lock', () => {
     ['empty', ''],
     ['cut short', '{"pid":12'],
     ['not a lock', '{"hello":"world"}'],
-  ])('refuses, and never deletes, a lock file that is %s (its holder may be alive)', (_name, text) => {
+  ])('refuses, and never deletes, an earlier version\'s lock file that is %s (its holder may be alive)', (_name, text) => {
     const d = fresh();
     writeFileSync(lockFile(d), text);
     expect(() => acquireDataDirLock(d)).toThrow(DataDirLockUnreadableError);
@@ -61,14 +76,13 @@ describe('the DATA_DIR lock', () => {
     expect(readFileSync(lockFile(d), 'utf8')).toBe('');
   });
 
-  it('release() and setUrl() leave alone a lock file that is no longer this holding\'s', () => {
+  it('release() removes only this holding\'s entry', () => {
     const d = fresh();
     const lock = acquireDataDirLock(d);
-    const other = JSON.stringify({ pid: process.ppid, token: 'someone-else' });
-    writeFileSync(lockFile(d), other); // taken by another process meanwhile
-    lock.setUrl('http://127.0.0.1:4000/graphql');
+    const other = join(lockFile(d), `${process.ppid}.def456.json`); // another live opener's entry, appeared since
+    writeFileSync(other, '{}');
     lock.release();
-    expect(readFileSync(lockFile(d), 'utf8')).toBe(other);
+    expect(entries(d)).toEqual([`${process.ppid}.def456.json`]);
   });
 
   it.each([
