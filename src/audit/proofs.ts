@@ -1,6 +1,6 @@
 import type { AuditLeaf } from './AuditRecord.js';
 import type { AuditStore } from './AuditStore.js';
-import { openCheckpoint } from './checkpoint.js';
+import { finality, openCheckpoint } from './checkpoint.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import type { TrustedKey } from './verifyLogs.js';
 
@@ -75,7 +75,9 @@ export function checkProof(proof: InclusionProof | ConsistencyProof, key: Truste
     if (leaf.seq !== proof.index || cp.origin !== `purposegate.audit/${leaf.logId}`) throw new Error('The record does not claim this position in this log.');
     const ok = verifyInclusion(proof.index, cp.size, leafHash(Buffer.from(proof.leaf, 'utf8')), proof.proof.map((p) => Buffer.from(p, 'base64')), cp.root);
     if (!ok) throw new Error(`Record ${proof.index} is NOT included in the checkpoint of size ${cp.size}.`);
-    return `record ${leaf.recordId} (index ${proof.index}) is included in ${cp.origin} at size ${cp.size}`;
+    const f = finality(cp);
+    const by = f?.kind === 'closed' ? ' (its closing checkpoint)' : f?.kind === 'sealed' ? ` (a seal signed by ${f.by} after its writer stopped)` : '';
+    return `record ${leaf.recordId} (index ${proof.index}) is included in ${cp.origin} at size ${cp.size}${by}`;
   }
   const a = openCheckpoint(proof.old, key);
   const b = openCheckpoint(proof.new, key);

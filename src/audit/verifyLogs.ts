@@ -281,9 +281,12 @@ export async function verifyLogs(
         for (const w of left) if (!(await covered(w))) still.push(w);
         left = still;
       }
+      // Whether each writer still runs, read again: records added meanwhile to a log whose lock
+      // is no longer held are not pending.
+      const stillLive = await store.liveLogs(waiting.map((w) => w.l.logId));
       for (const w of waiting) {
         const mustCover = w.l.records;
-        const again = entry(w.l.logId, await verifyOne(w.log, true));
+        const again = entry(w.l.logId, await verifyOne(w.log, stillLive.lease.has(w.l.logId) || stillLive.here.has(w.l.logId)));
         const signedUpTo = again.records - (again.pending ?? 0);
         if (!again.problem && signedUpTo < mustCover) {
           const from = w.l.records - (w.l.pending ?? 0);

@@ -138,6 +138,11 @@ describe('purposegate audit (CLI), through a running server and directly', () =>
     const verify = await cli(['audit', 'verify']);
     expect(verify.code, verify.stdout).toBe(0);
     expect(verify.stdout).toContain(`ok     ${logId}: 2 records, 1 checkpoints, sealed by audit-seal (its writer stopped without closing it; records 0 to 1 were signed only then)\n`);
+    // A record only the seal covers is proved against it, and check-proof says so.
+    const proofFile = join(dataDir, 'sealed-proof.json');
+    expect((await cli(['audit', 'prove', '--record', `${logId}-1`, '--out', proofFile])).code).toBe(0);
+    const check = await cli(['audit', 'check-proof', '--proof', proofFile, '--key', join(dataDir, 'keys', 'audit.pub')]);
+    expect(check.stdout).toBe(`ok: record ${logId}-1 (index 1) is included in purposegate.audit/${logId} at size 2 (a seal signed by audit-seal after its writer stopped)\n`);
     expect((await cli(['audit', 'seal', '--log', logId])).stderr).toBe(`purposegate: Log "${logId}" is already closed or sealed.\n`);
     expect((await cli(['audit', 'seal', '--log', 'gw-nope'])).stderr).toBe('purposegate: No log "gw-nope" in the store.\n');
   }, 120_000);
