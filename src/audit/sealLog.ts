@@ -39,6 +39,9 @@ export async function sealLog(
   // and after the commit its insert sees the closure and fails (migration 006's trigger). Its
   // records committed before are read here, and sealed.
   const sealed = await db.transaction(async (tx) => {
+    // Each statement below must see what committed before it (after the lock's wait): READ
+    // COMMITTED, whatever default_transaction_isolation says.
+    await tx.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     const { rows: locked } = await tx.query('SELECT 1 FROM audit_logs WHERE log_id = $1 FOR UPDATE', [log.logId]);
     if (locked.length === 0) throw new Error(`No log "${log.logId}" in the store.`);
     const { rows: closed } = await tx.query('SELECT 1 FROM audit_log_closures WHERE log_id = $1', [log.logId]);

@@ -40,8 +40,8 @@ interface Measure {
 const measures = new WeakMap<object, Measure>();
 
 /**
- * Throws ConsentClockSkewError when this process's clock was, at the last measure (at most about
- * 5 s old), behind the database's by more than the tolerance. The first call on a store waits for
+ * Throws ConsentClockSkewError when this process's clock was, at the last measure (at most 10 s
+ * old), behind the database's by more than the tolerance. The first call on a store waits for
  * a measure; later ones renew it in the background. PGlite runs in this process: one clock.
  */
 export async function assertClockInSync(db: Pick<Db, 'query'> & { kind?: Db['kind'] }): Promise<void> {
@@ -61,8 +61,9 @@ export async function assertClockInSync(db: Pick<Db, 'query'> & { kind?: Db['kin
     return entry.pending;
   };
   const now = Date.now();
-  // None yet, or this clock was set back since (the measure no longer holds): wait for one.
-  if (!m || m.at === 0 || now < m.at) await renew();
+  // None yet, one from before a quiet spell, or this clock was set back since (the measure no
+  // longer holds): wait for one.
+  if (!m || m.at === 0 || now < m.at || now - m.at > 2 * MEASURE_EVERY_MS) await renew();
   else if (now - m.at > MEASURE_EVERY_MS) renew()?.catch(() => undefined);
   if (m!.aheadMs > CONSENT_CLOCK_TOLERANCE_MS) throw new ConsentClockSkewError(m!.aheadMs);
 }

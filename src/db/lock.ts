@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirLockedError } from './DataDirLockedError.js';
 
@@ -44,20 +44,33 @@ function removeQuietly(path: string): void {
 /** An entry of the lock directory: `<pid>.<token>.json`, its pid in its name (the content may be mid-write). */
 const ENTRY = /^(\d+)\.([0-9a-f]+)\.json$/;
 
+/**
+ * Tokens of the entries this process wrote. An entry with this process's pid and another token
+ * was left by an earlier process that had the same pid and is gone (a container's PID 1 killed
+ * and started again): not a live holder.
+ */
+const ownTokens = new Set<string>();
+
+function entryAlive(pid: number, token: string): boolean {
+  if (pid === process.pid) return ownTokens.has(token);
+  return isAlive(pid);
+}
+
 /** The entries of the lock directory whose process is alive: pid, and URL when the entry says one. */
 function liveEntries(dir: string, except?: string): Array<LockInfo & { name: string }> {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err; // unreadable: whether anyone holds it is unknown
   }
   const live: Array<LockInfo & { name: string }> = [];
   for (const name of names) {
     const m = ENTRY.exec(name);
     if (!m || name === except) continue;
     const pid = Number(m[1]);
-    if (!isAlive(pid)) {
+    if (!entryAlive(pid, m[2]!)) {
       // A holding whose process is gone: nobody else ever has this name (its token is unique),
       // so removing it is safe; it is only tidying (a dead entry is ignored anyway).
       removeQuietly(join(dir, name));
@@ -95,27 +108,21 @@ function clearOldLockFile(path: string, dataDir: string): void {
     throw new DataDirLockUnreadableError(path);
   }
   if (isAlive(info.pid)) throw new DataDirLockedError(dataDir, info.pid, info.url);
+  // A hard link aside, then the path unlinked if that link is still the file judged stale: a
+  // directory (the lock of this version, made meanwhile) can be neither linked nor unlinked.
   const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.stale`;
   try {
-    renameSync(path, aside);
+    linkSync(path, aside);
   } catch {
-    return; // moved by another process
+    return; // gone, or a directory now
   }
-  let moved = '';
   try {
-    moved = readFileSync(aside, 'utf8');
+    if (readFileSync(aside, 'utf8') === text && statSync(path).ino === statSync(aside).ino) unlinkSync(path);
   } catch {
-    // gone
+    // removed or replaced meanwhile
+  } finally {
+    removeQuietly(aside);
   }
-  if (moved !== text) {
-    try {
-      renameSync(aside, path); // not the one judged stale: put it back
-    } catch {
-      // nothing to do
-    }
-    return;
-  }
-  removeQuietly(aside);
 }
 
 /** Reads who holds the lock on `dataDir`, if a live process (other than this one) does. */
@@ -149,6 +156,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
   const token = randomBytes(12).toString('hex');
   const name = `${process.pid}.${token}.json`;
   const entry = join(dir, name);
+  ownTokens.add(token);
   for (let attempt = 0; attempt < 2; attempt++) {
     clearOldLockFile(dir, dataDir);
     for (let tries = 0; ; tries++) {
@@ -162,7 +170,8 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       }
     }
     const others = liveEntries(dir, name);
-    if (others.length === 0) {
+    // Our entry must still be where we wrote it (not moved away with its directory).
+    if (others.length === 0 && existsSync(entry)) {
       let released = false;
       return {
         path: dir,
@@ -176,6 +185,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
           if (released) return;
           released = true;
           removeQuietly(entry);
+          ownTokens.delete(token);
           try {
             rmdirSync(dir); // only when no other entry is in it
           } catch {
@@ -185,6 +195,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
       };
     }
     removeQuietly(entry);
+    if (others.length === 0) continue; // our entry vanished: write it again
     const holder = others[0]!;
     // Give way; if the other was giving way too (both started at once), try once more.
     if (attempt === 0) {

@@ -3,6 +3,8 @@ import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
 import type { Db } from './Db.js';
 import { CopyOutQuery } from './copyOut.js';
 
+const READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 /** How long the first connection may take before the server counts as unavailable. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -50,6 +52,12 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
   });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
+  // Every statement here is written for READ COMMITTED, PostgreSQL's default (the audit log's
+  // closure check depends on it: migration 006), whatever the database or role sets. Queued
+  // before anything else on the new connection; a failure shows on that first query.
+  pool.on('connect', (client) => {
+    client.query(READ_COMMITTED).catch(() => undefined);
+  });
   // Fail fast with a clear error when the server is down, refuses us or does not answer.
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -135,6 +143,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       c.on('error', () => undefined);
       try {
         await c.connect();
+        await c.query(READ_COMMITTED);
       } catch (err) {
         c.end().catch(() => undefined);
         throw err;

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, verifyLogs, type AuditEntry } from '../../src/audit/index.js';
 import { liveLogIds, logLockKey, markOpenHere, tryLockLog } from '../../src/audit/logLiveness.js';
@@ -176,6 +177,33 @@ describe('AuditWriter', () => {
     ).rejects.toThrow(/is closed: nothing is added to it/);
     await writer.close();
     expect(await logOf(writer.logId)).toEqual({ logId: writer.logId, records: 2, checkpoints: 1, state: 'sealed', sealedBy: 'audit-seal', sealedRecords: [0, 2] });
+  });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)('writes at READ COMMITTED even when the database defaults to REPEATABLE READ; an insert at another isolation is refused', async () => {
+    const url = (db as unknown as { url: string }).url;
+    const name = new URL(url).pathname.slice(1);
+    await db.query(`ALTER DATABASE ${name} SET default_transaction_isolation = 'repeatable read'`);
+    const rr = await openPostgres(url, { max: 2 });
+    try {
+      const writer = await AuditWriter.open(rr, { policyVersion: 'v', signer });
+      await writer.append(entry(1));
+      const { rows } = await rr.query<{ transaction_isolation: string }>('SHOW transaction_isolation');
+      expect(rows[0]!.transaction_isolation).toBe('read committed');
+      const raw = new pg.Client({ connectionString: url });
+      await raw.connect();
+      try {
+        expect((await raw.query('SHOW transaction_isolation')).rows[0].transaction_isolation).toBe('repeatable read');
+        await expect(raw.query('INSERT INTO audit_checkpoints (log_id, tree_size, root_hash, note) VALUES ($1, 99, $2, $3)', [writer.logId, 'x', 'x'])).rejects.toThrow(
+          /written at READ COMMITTED isolation only, not repeatable read/,
+        );
+      } finally {
+        await raw.end();
+      }
+      await writer.close();
+    } finally {
+      await rr.close();
+      await db.query(`ALTER DATABASE ${name} RESET default_transaction_isolation`);
+    }
   });
 
   it.skipIf(!process.env.TEST_DATABASE_URL)('a seal taken while the writer appends under load leaves no record after it: the log verifies as sealed', async () => {

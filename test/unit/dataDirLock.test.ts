@@ -45,6 +45,15 @@ describe('the DATA_DIR lock', () => {
     lock.release();
   });
 
+  it('ignores an entry with this process\'s own pid that it did not write (an earlier process with the same pid, e.g. a container\'s PID 1)', () => {
+    const d = fresh();
+    mkdirSync(lockFile(d));
+    writeFileSync(join(lockFile(d), `${process.pid}.aaa111.json`), '{}');
+    const lock = acquireDataDirLock(d);
+    expect(entries(d)).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.(?!aaa111)`))]);
+    lock.release();
+  });
+
   it('honours a lock file of an earlier version: refused while its process lives, taken over once it is gone', () => {
     const d = fresh();
     writeFileSync(lockFile(d), JSON.stringify({ pid: process.ppid, url: 'http://127.0.0.1:9/graphql' }));

@@ -20,6 +20,11 @@ CREATE FUNCTION audit_refuse_after_closure() RETURNS trigger AS $$
 DECLARE
   closed text;
 BEGIN
+  -- The check below must see a closure committed while this insert waited: only READ COMMITTED
+  -- takes a new snapshot per statement (purposegate's connections run at it).
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'audit records and checkpoints are written at READ COMMITTED isolation only, not %', current_setting('transaction_isolation') USING ERRCODE = 'P0001';
+  END IF;
   PERFORM 1 FROM audit_logs WHERE log_id IN (SELECT DISTINCT log_id FROM new_rows) FOR KEY SHARE;
   SELECT min(c.log_id) INTO closed FROM audit_log_closures c WHERE c.log_id IN (SELECT DISTINCT log_id FROM new_rows);
   IF closed IS NOT NULL THEN
