@@ -3,7 +3,20 @@ import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
 import type { Db } from './Db.js';
 import { CopyOutQuery } from './copyOut.js';
 
-const READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
+/**
+ * Every statement here is written for READ COMMITTED, PostgreSQL's default (the audit log's
+ * closure check depends on it: migration 006), whatever the database or role sets: a startup
+ * option of every connection, after any `options` the URL gives.
+ */
+function readCommittedOptions(url: string): string {
+  let given = '';
+  try {
+    given = new URL(url).searchParams.get('options') ?? '';
+  } catch {
+    // not a URL: the driver reports it
+  }
+  return `${given} -c default_transaction_isolation=read\\ committed`.trim();
+}
 
 /** How long the first connection may take before the server counts as unavailable. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -45,6 +58,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
   const statementTimeout = options.statementTimeoutMs ?? Math.max(1, queryTimeout - 5_000);
   const pool = new pg.Pool({
     connectionString: url,
+    options: readCommittedOptions(url),
     max: options.max ?? 10,
     connectionTimeoutMillis: 5000,
     query_timeout: queryTimeout,
@@ -52,12 +66,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
   });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
-  // Every statement here is written for READ COMMITTED, PostgreSQL's default (the audit log's
-  // closure check depends on it: migration 006), whatever the database or role sets. Queued
-  // before anything else on the new connection; a failure shows on that first query.
-  pool.on('connect', (client) => {
-    client.query(READ_COMMITTED).catch(() => undefined);
-  });
+
   // Fail fast with a clear error when the server is down, refuses us or does not answer.
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -135,6 +144,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
     async dedicated() {
       const c = new pg.Client({
         connectionString: url,
+        options: readCommittedOptions(url),
         connectionTimeoutMillis: 5000,
         query_timeout: queryTimeout,
         ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
@@ -143,7 +153,6 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       c.on('error', () => undefined);
       try {
         await c.connect();
-        await c.query(READ_COMMITTED);
       } catch (err) {
         c.end().catch(() => undefined);
         throw err;
