@@ -67,8 +67,8 @@ export class AuditWriter {
   static async open(db: Db, options: AuditWriterOptions): Promise<AuditWriter> {
     const logId = options.logId ?? `gw-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(5).toString('hex')}`;
     const writer = new AuditWriter(db, options, logId);
-    // The lease first: from the moment its row exists, the log is seen as live (not sealed by
-    // another gateway starting meanwhile).
+    // The lease first: from the moment its row exists, the log is seen as live (`audit seal`
+    // refuses it, verify waits for its checkpoints).
     if (!(await writer.lease.take())) throw new Error(`The lock of the new audit log ${logId} is held by another session.`);
     markOpenHere(logId, true);
     try {
@@ -117,7 +117,7 @@ export class AuditWriter {
     // writes after a seal in any case: migration 006).
     const held = await this.lease.renew().catch(() => true);
     const { rows } = await this.db.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log_closures WHERE log_id = $1', [this.logId]);
-    if (rows[0]?.n !== '0') this.lost = `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
+    if (rows[0]?.n !== '0') this.lost = this.sealedAway();
     else if (!held) this.lost = `the lock of the audit log ${this.logId} was lost and another session holds it; restart this gateway to open a new log`;
   }
   private lastWriteFailed = false;
@@ -274,8 +274,12 @@ export class AuditWriter {
   /** The store refused a write because the log was sealed by another process (migration 006): write no more. */
   private noteClosure(err: unknown): void {
     if (/ is closed: nothing is added to it/.test(String((err as Error)?.message))) {
-      this.lost ??= `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
+      this.lost ??= this.sealedAway();
     }
+  }
+
+  private sealedAway(): string {
+    return `the audit log ${this.logId} was sealed by another process (its lease was lost); restart this gateway to open a new log`;
   }
 
   /** Signs and stores a checkpoint of the current tree, if it grew since the last one. */
@@ -361,7 +365,7 @@ export class AuditWriter {
     const sealed: Array<{ logId: string; size: number }> = [];
     for (const log of rows) {
       if (log.key_name !== this.options.signer.name || log.public_key !== this.options.signer.publicKey.toString('base64')) continue;
-      if (log.log_id === this.logId || isOpenHere(log.log_id)) continue;
+      if (isOpenHere(log.log_id)) continue; // this writer's own, or another writer's of this process
       try {
         const { size } = await sealLog(this.db, this.options.signer, { logId: log.log_id, origin: log.origin }, this.logId, this.options.witnessDir);
         sealed.push({ logId: log.log_id, size });

@@ -36,6 +36,9 @@ export function checkAuditArguments(operation: AuditOperation): void {
       if (o.witnesses !== undefined && !(Array.isArray(o.witnesses) && o.witnesses.every((w) => typeof w === 'string'))) {
         throw new Error(`Pass "witnesses" as an array of checkpoint notes, not ${JSON.stringify(o.witnesses)}.`);
       }
+      if (o.keys !== undefined && !(Array.isArray(o.keys) && o.keys.every((k) => typeof k === 'string'))) {
+        throw new Error(`Pass "keys" as an array of note verifier keys, not ${JSON.stringify(o.keys)}.`);
+      }
       return;
     case 'replay':
       for (const [name, flag] of [['since', '--since'], ['until', '--until']] as const) {
@@ -80,9 +83,7 @@ export async function runAuditOperation(
         if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 8)) {
           throw new Error(`Pass --workers as a whole number from 0 to 8, not ${JSON.stringify(workers)}.`);
         }
-        const { keys } = operation;
-        if (keys !== undefined && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) throw new Error('"keys" must be an array of note verifier keys.');
-        const extra = (keys ?? []).map((k, i) => {
+        const extra = (operation.keys ?? []).map((k, i) => {
           try {
             return parseVerifierKey(k);
           } catch (err) {

@@ -1,6 +1,7 @@
 import type { AuditStore, RecordPage, StoredLog } from './AuditStore.js';
 import type { CopiedPage } from './copiedRecords.js';
 import { finality, openCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { LiveLogs } from './logLiveness.js';
 import type { CheckedRecords } from './checkRecords.js';
 import { Frontier } from './merkle.js';
 import { defaultVerifyWorkers, inThreadCheckers, workerCheckers, type RecordCheckers } from './RecordCheckers.js';
@@ -253,6 +254,7 @@ export async function verifyLogs(
   // Read before the records: a writer that stops while its log is read is still counted live (its
   // closure, read at the start of its log, may then be missing: its last records show as pending).
   const live = await store.liveLogs(logs.map((l) => l.logId));
+  const isLive = (l: LiveLogs, logId: string) => l.here.has(logId) || l.lease.has(logId);
   const verifyOne = (log: StoredLog, isLive: boolean) =>
     verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], isLive, checkersFor, options.pageSize ?? PAGE, options.onLeaf);
   const entry = (logId: string, r: Awaited<ReturnType<typeof verifyOne>>): VerifyReport['logs'][number] => {
@@ -260,7 +262,7 @@ export async function verifyLogs(
     return { logId, records, checkpoints, ...rest, ...(problem ? { problem } : {}) };
   };
   try {
-    for (const log of logs) report.logs.push(entry(log.logId, await verifyOne(log, live.here.has(log.logId) || live.lease.has(log.logId))));
+    for (const log of logs) report.logs.push(entry(log.logId, await verifyOne(log, isLive(live, log.logId))));
     // A writer in another process is live only by its lock's word, which anyone who can connect
     // can give: its pending records pass only once a checkpoint it signs covers them. The
     // writers sign at least every 10 s while records arrive; they are waited for together.
@@ -286,7 +288,7 @@ export async function verifyLogs(
       const stillLive = await store.liveLogs(waiting.map((w) => w.l.logId));
       for (const w of waiting) {
         const mustCover = w.l.records;
-        const again = entry(w.l.logId, await verifyOne(w.log, stillLive.lease.has(w.l.logId) || stillLive.here.has(w.l.logId)));
+        const again = entry(w.l.logId, await verifyOne(w.log, isLive(stillLive, w.l.logId)));
         const signedUpTo = again.records - (again.pending ?? 0);
         if (!again.problem && signedUpTo < mustCover) {
           const from = w.l.records - (w.l.pending ?? 0);

@@ -181,13 +181,9 @@ export function auditCommand(program: Command): void {
       if (!existsSync(keyFile)) throw new CliError(`No audit signing key in ${keyFile}: seal with the DATA_DIR of the gateways that wrote the log.`);
       const signer = loadOrCreateAuditSigner(config.dataDir);
       const out = await withStore(config, async (db) => {
-        const { rows } = await db.query<{ origin: string; key_name: string; public_key: string; closed: boolean }>(
-          `SELECT origin, key_name, public_key, EXISTS (SELECT 1 FROM audit_log_closures c WHERE c.log_id = l.log_id) AS closed FROM audit_logs l WHERE log_id = $1`,
-          [opts.log],
-        );
+        const { rows } = await db.query<{ origin: string; key_name: string; public_key: string }>('SELECT origin, key_name, public_key FROM audit_logs WHERE log_id = $1', [opts.log]);
         const log = rows[0];
         if (!log) throw new CliError(`No log "${opts.log}" in the store.`);
-        if (log.closed) throw new CliError(`Log "${opts.log}" is already closed or sealed.`);
         if (log.key_name !== signer.name || log.public_key !== signer.publicKey.toString('base64')) {
           throw new CliError(`Log "${opts.log}" is signed by another audit key than ${join(config.dataDir, 'keys', 'audit.pub')}: seal it with the DATA_DIR of the gateway that wrote it.`);
         }
@@ -197,7 +193,7 @@ export function auditCommand(program: Command): void {
         try {
           return await sealLog(db, signer, { logId: opts.log, origin: log.origin }, 'audit-seal', join(config.dataDir, 'checkpoints'));
         } catch (err) {
-          if (err instanceof AlreadyClosedError) throw new CliError(err.message); // closed by its writer meanwhile
+          if (err instanceof AlreadyClosedError) throw new CliError(err.message); // closed or sealed (sealLog checks under the log's row lock)
           throw err;
         } finally {
           await lock?.close().catch(() => undefined);

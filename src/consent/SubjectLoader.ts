@@ -6,7 +6,7 @@ import { loadSubjects, type LoadedSubject } from './loadSubjects.js';
 export interface SubjectLoaderOptions {
   /**
    * Consent state as of this instant (ISO): the request's time; current state when absent. The
-   * read fails closed when the database's clock is too far ahead of it (loadSubjects).
+   * read fails closed while the database's clock is too far ahead of this process's (clockSkew).
    */
   asOf?: string;
   /** After this many ms the store is treated as unavailable (fail closed). @default 2000 */

@@ -1,6 +1,5 @@
 import type { Db } from '../db/index.js';
 import { assertClockInSync } from './clockSkew.js';
-export { CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError } from './clockSkew.js';
 import type { ConsentEvent, SubjectState } from '../policy/index.js';
 
 /** One row per (subject, purpose with an event), or one row with null event columns. */
@@ -52,8 +51,8 @@ const SUBJECT_ARRAY = `json_build_array(${SUBJECT_ARRAY_ITEMS})`;
  * driver then hands over one value instead of parsing nine columns of every row (PGlite does
  * that in JavaScript: about 1 ms for the hundred subjects of a page), and JSON.parse reads it.
  */
-export function subjectRowsQuery(from: string, key?: string, extraColumns = ''): string {
-  return `SELECT coalesce(json_agg(${key ? `json_build_array(${key}, ${SUBJECT_ARRAY_ITEMS})` : SUBJECT_ARRAY})::text, '[]') AS rows${extraColumns ? `, ${extraColumns}` : ''} ${from}`;
+export function subjectRowsQuery(from: string, key?: string): string {
+  return `SELECT coalesce(json_agg(${key ? `json_build_array(${key}, ${SUBJECT_ARRAY_ITEMS})` : SUBJECT_ARRAY})::text, '[]') AS rows ${from}`;
 }
 
 type SubjectArray = [string, string, string | null, 'LISTED' | 'UNLISTED', string | null, string | null, 'GRANT' | 'WITHDRAW' | null, string | null, string | null];

@@ -19,7 +19,7 @@ export class UnknownSubscriberError extends Error {
   }
 }
 
-/** An explicit consent event time later than the database's clock (beyond a second): refused. */
+/** An explicit consent event time more than CONSENT_CLOCK_TOLERANCE_MS ahead of the database's clock: refused. */
 export class FutureConsentTimeError extends Error {
   constructor(readonly at: string) {
     super(`The consent event time ${at} is in the future by the database's clock: events are recorded as of now or earlier.`);

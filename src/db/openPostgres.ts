@@ -66,7 +66,6 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
   });
   // A dropped idle connection must not crash the process; the next query reports the error.
   pool.on('error', () => undefined);
-
   // Fail fast with a clear error when the server is down, refuses us or does not answer.
   let timer: NodeJS.Timeout | undefined;
   try {

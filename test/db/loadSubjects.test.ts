@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { loadSubjects, loadSubjectsAsOf, recordConsent, SubjectLoader } from '../../src/consent/index.js';
-import { CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError, latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
+import { latestEventsAsOf, subjectsFromRows, type SubjectRow } from '../../src/consent/loadSubjects.js';
 import { FutureConsentTimeError } from '../../src/consent/recordConsent.js';
-import { assertClockInSync } from '../../src/consent/clockSkew.js';
+import { assertClockInSync, CONSENT_CLOCK_TOLERANCE_MS, ConsentClockSkewError } from '../../src/consent/clockSkew.js';
 import { storeReadiness } from '../../src/gateway/createHttpServer.js';
 import type { Db } from '../../src/db/index.js';
 import { seedDemoData } from '../../src/db/seedDemoData.js';
