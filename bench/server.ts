@@ -50,9 +50,9 @@ function counting(db: Db, counters: { consentQueries: number }): Db {
   return {
     ...db,
     kind: db.kind,
-    query: ((sql: string, params?: readonly unknown[]) => {
+    query: ((sql: string, params?: readonly unknown[], options?: Parameters<Db['query']>[2]) => {
       if (sql.includes('FROM consent_events')) counters.consentQueries++;
-      return db.query(sql, params);
+      return db.query(sql, params, options);
     }) as Db['query'],
     exec: (sql) => db.exec(sql),
     transaction: (fn) => db.transaction(fn),

@@ -28,6 +28,9 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** Batches of up to this many records are inserted with a prepared statement (one per size). */
+const PREPARED_BATCH_ROWS = 32;
+
 /**
  * The single sequencer of one Merkle log (one per gateway process). append() resolves once the
  * record is committed; records of concurrent requests share one INSERT (group commit). A failed
@@ -217,6 +220,9 @@ export class AuditWriter {
             `INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body, body_deflate, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)
              VALUES ${values.join(', ')}`,
             params,
+            // Its text depends only on the batch's size: prepared for the sizes group commit makes
+            // under load, so the server parses and plans each size once per connection.
+            { prepared: rows.length <= PREPARED_BATCH_ROWS },
           );
         } catch (err) {
           // The same connection first; should it be broken, any other (as good as can be known).

@@ -107,6 +107,7 @@ export async function loadSubjects(db: Pick<Db, 'query'> & { kind?: Db['kind'] }
        ${latestEventsAsOf('$2::timestamptz')}
       WHERE s.id = ANY($1::text[])`),
     [ids as string[], asOf ?? null],
+    { prepared: true }, // the same text on every request
   );
   return subjectsFromRows(subjectRowsFromJson(result.rows[0]!.rows, false), ids, (row) => row.id);
 }

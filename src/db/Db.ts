@@ -3,6 +3,12 @@ export interface QueryResult<R> {
   rows: R[];
 }
 
+/** How a statement is run. */
+export interface QueryOptions {
+  /** Prepare it once per connection (PostgreSQL): for a fixed text, never for one built from input. */
+  prepared?: boolean;
+}
+
 /**
  * The one storage interface every store uses: the same SQL runs on PGlite (embedded) and on a
  * PostgreSQL server through `pg`.
@@ -10,7 +16,12 @@ export interface QueryResult<R> {
 export interface Db {
   /** Which backend this is, for messages and metrics. */
   readonly kind: 'pglite' | 'postgres';
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * One statement. With `prepared`, PostgreSQL parses and plans it once per connection (a named
+   * prepared statement) instead of on every call: for statements of a fixed text run on every
+   * request. PGlite ignores it.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
   /** Runs several statements separated by semicolons, with no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; it is rolled back when `fn` throws. */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
-import type { Db } from './Db.js';
+import type { Db, QueryOptions } from './Db.js';
 import { CopyOutQuery } from './copyOut.js';
 
 /**
@@ -49,6 +49,21 @@ function describeFailure(err: unknown): string {
   }
 }
 
+/** Names of the statements prepared so far, by text: one name per text, in every connection. */
+const preparedNames = new Map<string, string>();
+
+/**
+ * A statement for `pg`: named when `prepared` (pg prepares a name once per connection and then
+ * only binds and runs it), so the server does not parse and plan it again on every call.
+ */
+function statement(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
+  const values = params as unknown[] | undefined;
+  if (options?.prepared !== true) return { text: sql, values };
+  let name = preparedNames.get(sql);
+  if (name === undefined) preparedNames.set(sql, (name = `purposegate_${preparedNames.size + 1}`));
+  return { name, text: sql, values };
+}
+
 /** Opens a pooled connection to a PostgreSQL server (`DATABASE_URL`). */
 export async function openPostgres(url: string, options: { max?: number; queryTimeoutMs?: number; statementTimeoutMs?: number } = {}): Promise<Db> {
   // Bounded waits: a database that stops answering fails requests (fail closed) instead of hanging
@@ -84,7 +99,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
   }
   return {
     kind: 'postgres',
-    query: async (sql, params) => pool.query(sql, params as unknown[] | undefined) as never,
+    query: async (sql, params, options) => pool.query(statement(sql, params, options)) as never,
     exec: async (sql) => {
       await pool.query(sql);
     },
@@ -94,7 +109,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       try {
         await c.query('BEGIN');
         const result = await fn({
-          query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never,
+          query: async (sql, params, options) => c.query(statement(sql, params, options)) as never,
           copyOut: (sql, into) => copyOutOn(c, sql, into),
         });
         await c.query('COMMIT');
@@ -114,7 +129,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
       const c = await checkOut(pool);
       let failed: unknown;
       try {
-        const result = await fn({ query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never });
+        const result = await fn({ query: async (sql, params, options) => c.query(statement(sql, params, options)) as never });
         // Each statement was its own transaction: anything else means nothing here was committed.
         if (c.getTransactionStatus() !== 'I') throw new Error('The connection was left inside a transaction: nothing on it was committed.');
         return result;
@@ -157,7 +172,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
         throw err;
       }
       return {
-        query: async (sql, params) => c.query(sql, params as unknown[] | undefined) as never,
+        query: async (sql, params, options) => c.query(statement(sql, params, options)) as never,
         close: () => c.end(),
       };
     },

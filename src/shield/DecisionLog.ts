@@ -12,6 +12,12 @@ export interface DecisionEntry {
   count: number;
 }
 
+/** A decision made in a request, and the audit entry that counts the values it decided. */
+export interface MadeDecision {
+  readonly decision: Decision;
+  readonly entry: DecisionEntry;
+}
+
 const ENTRY_KEYS: ReadonlySet<string> = new Set(['subscriberId', 'coordinate', 'effect', 'reason', 'strategy', 'consentEventId', 'count']);
 
 /**
@@ -42,7 +48,7 @@ export class DecisionLog {
   /** The entries of each (coordinate, subscriber): almost always one. No key string per decision. */
   private readonly entries = new Map<string, Map<string, DecisionEntry[]>>();
   /** Decisions made in this request, by coordinate then subscriber (no key strings built per value). */
-  private readonly made = new Map<string, Map<string, { decision: Decision; entry: DecisionEntry }>>();
+  private readonly made = new Map<string, Map<string, MadeDecision>>();
 
   /**
    * The decision for one field of one subscriber in this request: made once by `decide`, then
@@ -55,18 +61,33 @@ export class DecisionLog {
 
   /** The decision already made for this field of this subscriber, counted once more; undefined if none. */
   counted(subjectId: string, coordinate: string): Decision | undefined {
+    return this.countedMade(subjectId, coordinate)?.decision;
+  }
+
+  /**
+   * As `counted`, returning the made decision itself: a caller that sees the same field of the
+   * same subscriber again in this request counts it with `made.entry.count++` (a 500-row page's
+   * column is one subscriber's), with no lookup.
+   */
+  countedMade(subjectId: string, coordinate: string): MadeDecision | undefined {
     const hit = this.made.get(coordinate)?.get(subjectId);
     if (!hit) return undefined;
     hit.entry.count++;
-    return hit.decision;
+    return hit;
   }
 
   /** Records the first decision for this field of this subscriber in this request, and returns it. */
   remember(subjectId: string, coordinate: string, decision: Decision): Decision {
+    return this.rememberMade(subjectId, coordinate, decision).decision;
+  }
+
+  /** As `remember`, returning the made decision (see `countedMade`). */
+  rememberMade(subjectId: string, coordinate: string, decision: Decision): MadeDecision {
     let bySubject = this.made.get(coordinate);
     if (!bySubject) this.made.set(coordinate, (bySubject = new Map()));
-    bySubject.set(subjectId, { decision, entry: this.record(subjectId, coordinate, decision) });
-    return decision;
+    const made: MadeDecision = { decision, entry: this.record(subjectId, coordinate, decision) };
+    bySubject.set(subjectId, made);
+    return made;
   }
 
   /** Counts one value decided `decision`; returns the entry that counts it. */

@@ -70,6 +70,26 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
           ? Promise.resolve(value).then((v) => applyMask(strategy, v, maskCtx))
           : applyMask(strategy, value, maskCtx);
       };
+      if (!fieldPolicy || fieldPolicy.masks.size === 0) {
+        // Never masked: a released value is the resolver's own.
+        field.resolve = (parent, args, ctx: EnforcementContext, info) => {
+          let verdict: unknown;
+          try {
+            verdict = ruleFunc(parent, args, ctx, info);
+          } catch {
+            return options.fallbackError();
+          }
+          if (verdict === true) return resolve(parent, args, ctx, info);
+          if (isThenable(verdict)) {
+            return Promise.resolve(verdict).then(
+              (v) => (v === true ? resolve(parent, args, ctx, info) : v instanceof Error ? v : options.fallbackError()),
+              () => options.fallbackError(),
+            );
+          }
+          return verdict instanceof Error ? verdict : options.fallbackError();
+        };
+        continue;
+      }
       const onVerdict = (verdict: unknown, parent: Record<string, unknown>, args: unknown, ctx: EnforcementContext, info: Parameters<GraphQLFieldResolver<unknown, unknown>>[3]) =>
         verdict === true ? release(parent, args as Record<string, unknown>, ctx, info) : verdict instanceof Error ? verdict : options.fallbackError();
       field.resolve = (parent, args, ctx: EnforcementContext, info) => {
