@@ -57,11 +57,10 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
       const resolve: GraphQLFieldResolver<unknown, EnforcementContext> = field.resolve ?? defaultFieldResolver;
       const masks = new Map<string, ReturnType<typeof maskFor>>();
       const strategyFor = (purpose: string) => {
-        if (!fieldPolicy || fieldPolicy.masks.size === 0) return undefined;
-        if (!masks.has(purpose)) masks.set(purpose, maskFor(options.registry, fieldPolicy, purpose));
+        if (!masks.has(purpose)) masks.set(purpose, maskFor(options.registry, fieldPolicy!, purpose));
         return masks.get(purpose);
       };
-      const release: GraphQLFieldResolver<Record<string, unknown>, EnforcementContext> = (parent, args, ctx, info) => {
+      const masking: GraphQLFieldResolver<Record<string, unknown>, EnforcementContext> = (parent, args, ctx, info) => {
         const value = resolve(parent, args, ctx, info);
         const strategy = strategyFor(ctx.scope.purpose);
         if (!strategy) return value;
@@ -70,26 +69,8 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
           ? Promise.resolve(value).then((v) => applyMask(strategy, v, maskCtx))
           : applyMask(strategy, value, maskCtx);
       };
-      if (!fieldPolicy || fieldPolicy.masks.size === 0) {
-        // Never masked: a released value is the resolver's own.
-        field.resolve = (parent, args, ctx: EnforcementContext, info) => {
-          let verdict: unknown;
-          try {
-            verdict = ruleFunc(parent, args, ctx, info);
-          } catch {
-            return options.fallbackError();
-          }
-          if (verdict === true) return resolve(parent, args, ctx, info);
-          if (isThenable(verdict)) {
-            return Promise.resolve(verdict).then(
-              (v) => (v === true ? resolve(parent, args, ctx, info) : v instanceof Error ? v : options.fallbackError()),
-              () => options.fallbackError(),
-            );
-          }
-          return verdict instanceof Error ? verdict : options.fallbackError();
-        };
-        continue;
-      }
+      // A field that is never masked releases the resolver's own value, with no mask step.
+      const release = fieldPolicy && fieldPolicy.masks.size > 0 ? masking : (resolve as GraphQLFieldResolver<Record<string, unknown>, EnforcementContext>);
       const onVerdict = (verdict: unknown, parent: Record<string, unknown>, args: unknown, ctx: EnforcementContext, info: Parameters<GraphQLFieldResolver<unknown, unknown>>[3]) =>
         verdict === true ? release(parent, args as Record<string, unknown>, ctx, info) : verdict instanceof Error ? verdict : options.fallbackError();
       field.resolve = (parent, args, ctx: EnforcementContext, info) => {
