@@ -2,7 +2,8 @@
 // Each variant runs in its own process; scenarios run in alternation, several rounds each.
 // Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 5), BENCH_CONNECTIONS
 // (default 16), BENCH_SCENARIOS (comma-separated ids, default all), DATABASE_URL (run the stores on
-// PostgreSQL instead of PGlite). Writes bench/results.json (this run) and, when every scenario ran,
+// PostgreSQL instead of PGlite), BENCH_PGLITE=files (PGlite in files in each variant's DATA_DIR,
+// not in memory). Writes bench/results.json (this run) and, when every scenario ran,
 // bench/results-pglite.json or bench/results-postgres.json.
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -183,7 +184,7 @@ for (const s of SCENARIOS) {
     });
   }
 }
-const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, store ${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite (in memory)'}`;
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, store ${process.env.DATABASE_URL ? 'PostgreSQL' : (process.env.BENCH_PGLITE === 'files' ? 'PGlite (files)' : 'PGlite (in memory)')}`;
 const lines = [
   `Machine: ${machine}. ${ROUNDS} rounds x ${SECONDS} s per scenario and variant, ${CONNECTIONS} connections, medians.`,
   '',

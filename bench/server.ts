@@ -23,10 +23,14 @@ const variant = process.argv[2] as 'baseline' | 'purposegate' | 'naive';
 const NOW = new Date('2026-11-20T12:00:00Z');
 export const HEAVY = 'sub-heavy';
 
+const dataDir = mkdtempSync(join(tmpdir(), `pg-bench-${variant}-`));
+
 async function openStore(): Promise<{ db: Db; drop: () => Promise<void> }> {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    const db = await openPglite('memory://');
+    // In memory by default (PGlite's in-memory filesystem); BENCH_PGLITE=files keeps it in files
+    // in the variant's temporary DATA_DIR, as a gateway keeps its embedded store.
+    const db = await openPglite(process.env.BENCH_PGLITE === 'files' ? join(dataDir, 'pglite') : 'memory://');
     return { db, drop: () => db.close() };
   }
   const name = `pg_bench_${variant}_${Date.now().toString(36)}`;
@@ -82,7 +86,6 @@ function naiveShield(db: Db, registry: ReturnType<typeof loadPolicySources>['reg
   };
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), `pg-bench-${variant}-`));
 const store = await openStore();
 await migrate(store.db);
 await seedDemoData(store.db, { subscribers: 300, seed: 42, now: NOW });
