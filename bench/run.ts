@@ -2,9 +2,9 @@
 // Each variant runs in its own process; scenarios run in alternation, several rounds each.
 // Env: BENCH_SECONDS (per measurement, default 5), BENCH_ROUNDS (default 5), BENCH_CONNECTIONS
 // (default 16), BENCH_SCENARIOS (comma-separated ids, default all), DATABASE_URL (run the stores on
-// PostgreSQL instead of PGlite), BENCH_PGLITE=files (PGlite in files in each variant's DATA_DIR,
-// not in memory). Writes bench/results.json (this run) and, when every scenario ran,
-// bench/results-pglite.json or bench/results-postgres.json.
+// PostgreSQL instead of PGlite), BENCH_PGLITE (memory, the default, or files: PGlite in files in
+// each variant's DATA_DIR). Writes bench/results.json (this run) and, when every scenario ran,
+// bench/results-pglite.json, results-pglite-files.json or results-postgres.json.
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -63,9 +63,23 @@ const ALL_SCENARIOS: Array<{ id: string; name: string; purpose: string; token: s
   },
 ];
 
+const PGLITE = process.env.BENCH_PGLITE ?? 'memory';
+/** A bad setting: its message alone, no stack, exit 1. */
+function refuse(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+if (PGLITE !== 'memory' && PGLITE !== 'files') refuse(`BENCH_PGLITE must be memory or files, not "${PGLITE}".`);
+/** Where the variants' stores are: the label of the table and the name of results-<store>.json. */
+const STORE = process.env.DATABASE_URL
+  ? { label: 'PostgreSQL', file: 'postgres' }
+  : PGLITE === 'files'
+    ? { label: 'PGlite (files)', file: 'pglite-files' }
+    : { label: 'PGlite (in memory)', file: 'pglite' };
+
 const only = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
 const SCENARIOS = only ? ALL_SCENARIOS.filter((s) => only.includes(s.id)) : ALL_SCENARIOS;
-if (SCENARIOS.length === 0) throw new Error(`BENCH_SCENARIOS names no scenario of ${ALL_SCENARIOS.map((s) => s.id).join(', ')}.`);
+if (SCENARIOS.length === 0) refuse(`BENCH_SCENARIOS names no scenario of ${ALL_SCENARIOS.map((s) => s.id).join(', ')}.`);
 
 function start(variant: Variant): Promise<Running> {
   const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [variant], {
@@ -184,7 +198,7 @@ for (const s of SCENARIOS) {
     });
   }
 }
-const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, store ${process.env.DATABASE_URL ? 'PostgreSQL' : (process.env.BENCH_PGLITE === 'files' ? 'PGlite (files)' : 'PGlite (in memory)')}`;
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, store ${STORE.label}`;
 const lines = [
   `Machine: ${machine}. ${ROUNDS} rounds x ${SECONDS} s per scenario and variant, ${CONNECTIONS} connections, medians.`,
   '',
@@ -203,4 +217,4 @@ console.log(lines.join('\n'));
 // replaces neither.
 const results = JSON.stringify({ machine, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, at: new Date().toISOString(), scenarios: SCENARIOS.map((s) => s.id), rows }, null, 2) + '\n';
 writeFileSync(new URL('./results.json', import.meta.url), results);
-if (!only) writeFileSync(new URL(`./results-${process.env.DATABASE_URL ? 'postgres' : 'pglite'}.json`, import.meta.url), results);
+if (!only) writeFileSync(new URL(`./results-${STORE.file}.json`, import.meta.url), results);

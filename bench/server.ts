@@ -28,8 +28,8 @@ const dataDir = mkdtempSync(join(tmpdir(), `pg-bench-${variant}-`));
 async function openStore(): Promise<{ db: Db; drop: () => Promise<void> }> {
   const url = process.env.DATABASE_URL;
   if (!url) {
-    // In memory by default (PGlite's in-memory filesystem); BENCH_PGLITE=files keeps it in files
-    // in the variant's temporary DATA_DIR, as a gateway keeps its embedded store.
+    // In memory by default (PGlite's in-memory filesystem); BENCH_PGLITE=files (checked by run.ts)
+    // keeps it in files in the variant's temporary DATA_DIR, as a gateway keeps its embedded store.
     const db = await openPglite(process.env.BENCH_PGLITE === 'files' ? join(dataDir, 'pglite') : 'memory://');
     return { db, drop: () => db.close() };
   }
