@@ -1,7 +1,7 @@
 import { ageAt } from './age.js';
 import { maskFor, purposeAllows } from './fieldRules.js';
 import { purposeChain } from './purposeTree.js';
-import type { Caller, ConsentEvent, Decision, DecideInput, PurposeDef, SubjectState } from './types.js';
+import type { Caller, ConsentEvent, ConsentMode, Decision, DecideInput, FieldPolicy, MaskStrategy, PurposeDef, PurposeRegistry, SubjectState } from './types.js';
 
 /** Event order: by time, then by id (ids grow with insertion). */
 function isNewer(a: ConsentEvent, b: ConsentEvent): boolean {
@@ -27,6 +27,63 @@ function outOfScope(caller: Caller, purpose: string, subject: Extract<SubjectSta
 }
 
 /**
+ * What decide() reads of the registry and the field for one purpose, which no subject changes:
+ * worked out once per (field, purpose) instead of once per decision (a full profile makes about
+ * thirty decisions a request). Its release decisions are shared and frozen.
+ */
+interface FieldPurpose {
+  def: PurposeDef | undefined;
+  allowed: boolean;
+  chain: readonly string[];
+  /** DIRECTORY_SERVICES is on the purpose's chain. */
+  directory: boolean;
+  /** The consent mode of the nearest purpose of the chain that declares one. */
+  mode: ConsentMode;
+  strategy: MaskStrategy | undefined;
+  /** The release without a consent event: ALLOW, or MASK with `strategy`. */
+  release: Decision;
+}
+
+const fieldPurposes = new WeakMap<PurposeRegistry, WeakMap<FieldPolicy, Map<string, FieldPurpose>>>();
+
+const PURPOSE_NOT_ALLOWED: Decision = Object.freeze({ effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' });
+const OUT_OF_SCOPE: Decision = Object.freeze({ effect: 'DENY', reason: 'OUT_OF_SCOPE' });
+const CONSENT_UNAVAILABLE: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_UNAVAILABLE' });
+const MINOR: Decision = Object.freeze({ effect: 'DENY', reason: 'MINOR' });
+const CONSENT_WITHDRAWN: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_WITHDRAWN' });
+const CONSENT_REQUIRED: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
+
+/** The registry asked last and its fields' entries (a process has one registry: no lookup). */
+let lastRegistry: PurposeRegistry | undefined;
+let lastByField: WeakMap<FieldPolicy, Map<string, FieldPurpose>> | undefined;
+
+function fieldPurpose(registry: PurposeRegistry, field: FieldPolicy, purpose: string): FieldPurpose {
+  let byField = registry === lastRegistry ? lastByField : fieldPurposes.get(registry);
+  if (!byField) fieldPurposes.set(registry, (byField = new WeakMap()));
+  lastRegistry = registry;
+  lastByField = byField;
+  let byPurpose = byField.get(field);
+  if (!byPurpose) byField.set(field, (byPurpose = new Map()));
+  const known = byPurpose.get(purpose);
+  if (known) return known;
+  const def = registry.get(purpose);
+  const chain = purposeChain(registry, purpose);
+  const strategy = maskFor(registry, field, purpose);
+  const fp: FieldPurpose = {
+    def,
+    allowed: def !== undefined && purposeAllows(registry, field, purpose),
+    chain,
+    directory: chain.includes(DIRECTORY_SERVICES),
+    mode: chain.map((p) => registry.get(p)?.consent).find((m) => m !== undefined) ?? 'OPT_IN',
+    strategy,
+    release: Object.freeze(strategy ? { effect: 'MASK', strategy } : { effect: 'ALLOW' }),
+  };
+  // Only registry purposes are kept: an unknown name (from a caller) must not grow the cache.
+  if (def !== undefined) byPurpose.set(purpose, fp);
+  return fp;
+}
+
+/**
  * The whole policy: whether one field of one subscriber is released to this caller for this
  * purpose, and how. Pure: the subject, their consent events and the time are inputs.
  *
@@ -35,47 +92,40 @@ function outOfScope(caller: Caller, purpose: string, subject: Extract<SubjectSta
  */
 export function decide(input: DecideInput): Decision {
   const { registry, field, purpose, caller, subject, at } = input;
-  const def: PurposeDef | undefined = registry.get(purpose);
-  if (def === undefined || !purposeAllows(registry, field, purpose)) {
-    return { effect: 'DENY', reason: 'PURPOSE_NOT_ALLOWED' };
-  }
+  const fp = fieldPurpose(registry, field, purpose);
+  const def = fp.def;
+  if (def === undefined || !fp.allowed) return PURPOSE_NOT_ALLOWED;
 
-  if (subject.status === 'not_found') return { effect: 'DENY', reason: 'OUT_OF_SCOPE' };
+  if (subject.status === 'not_found') return OUT_OF_SCOPE;
   if (subject.status === 'unavailable') {
     // Without the store we cannot check scope or consent: fail closed where either matters.
-    if (needsScope(caller, purpose) || def.basis === 'CONSENT') return { effect: 'DENY', reason: 'CONSENT_UNAVAILABLE' };
-    return release(input);
+    if (needsScope(caller, purpose) || def.basis === 'CONSENT') return CONSENT_UNAVAILABLE;
+    return fp.release;
   }
-  if (outOfScope(caller, purpose, subject.subject)) return { effect: 'DENY', reason: 'OUT_OF_SCOPE' };
-  if (field.identifier || def.basis !== 'CONSENT') return release(input);
+  if (outOfScope(caller, purpose, subject.subject)) return OUT_OF_SCOPE;
+  if (field.identifier || def.basis !== 'CONSENT') return fp.release;
 
   const { dateOfBirth } = subject.subject;
   // Written so that an unknown or malformed date (NaN) is a minor too: fail closed.
-  if (dateOfBirth === null || !(ageAt(dateOfBirth, at) >= ADULT_AGE)) return { effect: 'DENY', reason: 'MINOR' };
+  if (dateOfBirth === null || !(ageAt(dateOfBirth, at) >= ADULT_AGE)) return MINOR;
 
-  const chain = purposeChain(registry, purpose);
-  if (subject.subject.directoryListing === 'UNLISTED' && chain.includes(DIRECTORY_SERVICES)) {
-    return { effect: 'DENY', reason: 'CONSENT_WITHDRAWN' };
-  }
+  if (subject.subject.directoryListing === 'UNLISTED' && fp.directory) return CONSENT_WITHDRAWN;
   // The purpose's own withdrawal always stands ("consent to MARKETING covers MARKETING_SMS unless
   // MARKETING_SMS itself is withdrawn"). Otherwise the newest event along the purpose's chain
   // decides: withdrawing MARKETING stops an earlier MARKETING_SMS grant, a later one reopens it.
   const own = subject.consents.get(purpose);
   if (own?.action === 'WITHDRAW') return { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: own.id };
   let newest: ConsentEvent | undefined;
-  for (const p of chain) {
+  for (const p of fp.chain) {
     const event = subject.consents.get(p);
     if (event !== undefined && (newest === undefined || isNewer(event, newest))) newest = event;
   }
   if (newest !== undefined) {
-    return newest.action === 'WITHDRAW' ? { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: newest.id } : release(input, newest.id);
+    return newest.action === 'WITHDRAW' ? { effect: 'DENY', reason: 'CONSENT_WITHDRAWN', consentEventId: newest.id } : release(fp, newest.id);
   }
-  const mode = chain.map((p) => registry.get(p)?.consent).find((m) => m !== undefined) ?? 'OPT_IN';
-  return mode === 'OPT_OUT' ? release(input) : { effect: 'DENY', reason: 'CONSENT_REQUIRED' };
+  return fp.mode === 'OPT_OUT' ? fp.release : CONSENT_REQUIRED;
 }
 
-function release(input: DecideInput, consentEventId?: string): Decision {
-  const strategy = maskFor(input.registry, input.field, input.purpose);
-  const withEvent = consentEventId === undefined ? {} : { consentEventId };
-  return strategy ? { effect: 'MASK', strategy, ...withEvent } : { effect: 'ALLOW', ...withEvent };
+function release(fp: FieldPurpose, consentEventId: string): Decision {
+  return fp.strategy ? { effect: 'MASK', strategy: fp.strategy, consentEventId } : { effect: 'ALLOW', consentEventId };
 }

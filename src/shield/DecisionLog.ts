@@ -39,16 +39,33 @@ export function isDecisionEntry(x: unknown): x is DecisionEntry {
 }
 
 /**
+ * The decisions of one (subscriber, coordinate) in a request: the entries of its outcomes (almost
+ * always one) and the decision made for it, if one was. It is itself the made decision
+ * (`MadeDecision`) once `decision` is set: no object more per decision.
+ */
+class Slot {
+  decision: Decision | undefined = undefined;
+  /** The entry counting `decision`'s values, once it is made. */
+  entry: DecisionEntry | undefined = undefined;
+  /** The first outcome's entry, and any other's (another outcome recorded for the same pair). */
+  first: DecisionEntry | undefined = undefined;
+  others: DecisionEntry[] | undefined = undefined;
+  constructor(readonly subjectId: string) {}
+}
+
+/**
  * Every field decision of one request, de-duplicated by (subscriber, coordinate, outcome): a
  * 500-row page records each distinct decision once with its count.
  */
 export class DecisionLog {
   /** Every entry, in the order it was first recorded (the order of the audit record). */
   private readonly ordered: DecisionEntry[] = [];
-  /** The entries of each (coordinate, subscriber): almost always one. No key string per decision. */
-  private readonly entries = new Map<string, Map<string, DecisionEntry[]>>();
-  /** Decisions made in this request, by coordinate then subscriber (no key strings built per value). */
-  private readonly made = new Map<string, Map<string, MadeDecision>>();
+  /**
+   * The slot of each (coordinate, subscriber): by coordinate, the one subscriber's slot while
+   * there is one (a profile: no map per field), a map of them by subscriber from the second on.
+   * No key string is built per decision.
+   */
+  private readonly slots = new Map<string, Slot | Map<string, Slot>>();
 
   /**
    * The decision for one field of one subscriber in this request: made once by `decide`, then
@@ -70,10 +87,10 @@ export class DecisionLog {
    * column is one subscriber's), with no lookup.
    */
   countedMade(subjectId: string, coordinate: string): MadeDecision | undefined {
-    const hit = this.made.get(coordinate)?.get(subjectId);
-    if (!hit) return undefined;
-    hit.entry.count++;
-    return hit;
+    const slot = this.slotOf(subjectId, coordinate, false);
+    if (slot === undefined || slot.decision === undefined) return undefined;
+    slot.entry!.count++;
+    return slot as MadeDecision;
   }
 
   /** Records the first decision for this field of this subscriber in this request, and returns it. */
@@ -83,19 +100,22 @@ export class DecisionLog {
 
   /** As `remember`, returning the made decision (see `countedMade`). */
   rememberMade(subjectId: string, coordinate: string, decision: Decision): MadeDecision {
-    let bySubject = this.made.get(coordinate);
-    if (!bySubject) this.made.set(coordinate, (bySubject = new Map()));
-    const made: MadeDecision = { decision, entry: this.record(subjectId, coordinate, decision) };
-    bySubject.set(subjectId, made);
-    return made;
+    const slot = this.slotOf(subjectId, coordinate, true)!;
+    slot.entry = this.count(slot, subjectId, coordinate, decision);
+    slot.decision = decision;
+    return slot as MadeDecision;
   }
 
   /** Counts one value decided `decision`; returns the entry that counts it. */
   record(subscriberId: string, coordinate: string, decision: Decision): DecisionEntry {
+    return this.count(this.slotOf(subscriberId, coordinate, true)!, subscriberId, coordinate, decision);
+  }
+
+  /** Counts one value of `slot` decided `decision`, in the entry of that outcome (created when new). */
+  private count(slot: Slot, subscriberId: string, coordinate: string, decision: Decision): DecisionEntry {
     const reason = decision.effect === 'DENY' ? decision.reason : undefined;
     const strategy = decision.effect === 'MASK' ? decision.strategy : undefined;
-    const list = this.listOf(subscriberId, coordinate);
-    const existing = outcomeIn(list, decision.effect, reason, strategy, decision.consentEventId);
+    const existing = outcomeIn(slot, decision.effect, reason, strategy, decision.consentEventId);
     if (existing) {
       existing.count++;
       return existing;
@@ -104,7 +124,7 @@ export class DecisionLog {
     if (reason !== undefined) entry.reason = reason;
     if (strategy !== undefined) entry.strategy = strategy;
     if (decision.consentEventId !== undefined) entry.consentEventId = decision.consentEventId;
-    list.push(entry);
+    add(slot, entry);
     this.ordered.push(entry);
     return entry;
   }
@@ -112,25 +132,44 @@ export class DecisionLog {
   /** Merges decisions reported by another process (a remote subgraph). */
   merge(entries: readonly DecisionEntry[]): void {
     for (const e of entries) {
-      const list = this.listOf(e.subscriberId, e.coordinate);
-      const existing = outcomeIn(list, e.effect, e.reason, e.strategy, e.consentEventId);
+      const slot = this.slotOf(e.subscriberId, e.coordinate, true)!;
+      const existing = outcomeIn(slot, e.effect, e.reason, e.strategy, e.consentEventId);
       if (existing) {
         existing.count += e.count;
         continue;
       }
       const entry = { ...e };
-      list.push(entry);
+      add(slot, entry);
       this.ordered.push(entry);
     }
   }
 
-  /** The entries of (subscriber, coordinate), created empty. */
-  private listOf(subscriberId: string, coordinate: string): DecisionEntry[] {
-    let bySubject = this.entries.get(coordinate);
-    if (!bySubject) this.entries.set(coordinate, (bySubject = new Map()));
-    let list = bySubject.get(subscriberId);
-    if (!list) bySubject.set(subscriberId, (list = []));
-    return list;
+  /** The slot of (subscriber, coordinate); created empty when `create`. */
+  private slotOf(subjectId: string, coordinate: string, create: boolean): Slot | undefined {
+    const at = this.slots.get(coordinate);
+    if (at === undefined) {
+      if (!create) return undefined;
+      const slot = new Slot(subjectId);
+      this.slots.set(coordinate, slot);
+      return slot;
+    }
+    if (at instanceof Slot) {
+      if (at.subjectId === subjectId) return at;
+      if (!create) return undefined;
+      // A second subscriber for this coordinate: from now on a map by subscriber.
+      const slot = new Slot(subjectId);
+      this.slots.set(
+        coordinate,
+        new Map([
+          [at.subjectId, at],
+          [subjectId, slot],
+        ]),
+      );
+      return slot;
+    }
+    let slot = at.get(subjectId);
+    if (slot === undefined && create) at.set(subjectId, (slot = new Slot(subjectId)));
+    return slot;
   }
 
   list(): DecisionEntry[] {
@@ -138,10 +177,21 @@ export class DecisionLog {
   }
 }
 
-/** The entry of `list` with exactly this outcome, if any. */
-function outcomeIn(list: readonly DecisionEntry[], effect: string, reason: string | undefined, strategy: string | undefined, consentEventId: string | undefined): DecisionEntry | undefined {
-  for (const x of list) {
-    if (x.effect === effect && x.reason === reason && x.strategy === strategy && x.consentEventId === consentEventId) return x;
-  }
+/** Adds a new outcome's entry to its slot. */
+function add(slot: Slot, entry: DecisionEntry): void {
+  if (slot.first === undefined) slot.first = entry;
+  else (slot.others ??= []).push(entry);
+}
+
+function sameOutcome(x: DecisionEntry, effect: string, reason: string | undefined, strategy: string | undefined, consentEventId: string | undefined): boolean {
+  return x.effect === effect && x.reason === reason && x.strategy === strategy && x.consentEventId === consentEventId;
+}
+
+/** The entry of `slot` with exactly this outcome, if any. */
+function outcomeIn(slot: Slot, effect: string, reason: string | undefined, strategy: string | undefined, consentEventId: string | undefined): DecisionEntry | undefined {
+  if (slot.first === undefined) return undefined;
+  if (sameOutcome(slot.first, effect, reason, strategy, consentEventId)) return slot.first;
+  if (slot.others === undefined) return undefined;
+  for (const x of slot.others) if (sameOutcome(x, effect, reason, strategy, consentEventId)) return x;
   return undefined;
 }

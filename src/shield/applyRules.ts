@@ -1,7 +1,7 @@
 import { defaultFieldResolver, GraphQLError, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { allow, deny } from 'graphql-shield';
 import type { PolicyMap } from '../../directives/index.js';
-import { applyMask, maskFor, type PurposeRegistry } from '../policy/index.js';
+import { applyMask, maskFor, type MaskContext, type PurposeRegistry } from '../policy/index.js';
 import type { RuleTree } from './buildRules.js';
 import type { EnforcementContext } from './EnforcementContext.js';
 
@@ -22,6 +22,9 @@ export interface ApplyRulesOptions {
   /** Secret key for HASH masks. */
   maskKey: string;
 }
+
+/** The context of a mask that reads none (every strategy but HASH). */
+const NO_MASK_CONTEXT: MaskContext = Object.freeze({ key: '', subjectId: '', coordinate: '' });
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof (x as PromiseLike<unknown> | null)?.then === 'function';
@@ -64,7 +67,8 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
         const value = resolve(parent, args, ctx, info);
         const strategy = strategyFor(ctx.scope.purpose);
         if (!strategy) return value;
-        const maskCtx = { key: options.maskKey, subjectId: String(parent[subjectKey!]), coordinate: fieldPolicy!.coordinate };
+        // Only HASH reads the context (its output is keyed to the subscriber and the field).
+        const maskCtx = strategy === 'HASH' ? { key: options.maskKey, subjectId: String(parent[subjectKey!]), coordinate: fieldPolicy!.coordinate } : NO_MASK_CONTEXT;
         return isThenable(value)
           ? Promise.resolve(value).then((v) => applyMask(strategy, v, maskCtx))
           : applyMask(strategy, value, maskCtx);
@@ -80,6 +84,8 @@ export function applyRules(schema: GraphQLSchema, tree: RuleTree, options: Apply
         } catch {
           return options.fallbackError();
         }
+        // Released (almost every value): straight to the value, no promise check.
+        if (verdict === true) return release(parent, args, ctx, info);
         if (isThenable(verdict)) {
           return Promise.resolve(verdict).then(
             (v) => onVerdict(v, parent, args, ctx, info),

@@ -21,6 +21,20 @@ function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decisi
   return decision.effect === 'DENY' ? forbidden(field.coordinate, ctx.scope.purpose, decision.reason, info) : true;
 }
 
+/** Whether the field's @purpose allows a purpose, asked once per purpose, not once per value. */
+function allowsOnce(registry: PurposeRegistry, field: FieldPolicy): (purpose: string) => boolean {
+  const allowed = new Map<string, boolean>();
+  return (purpose) => {
+    const known = allowed.get(purpose);
+    if (known !== undefined) return known;
+    // Only registry purposes are kept: an unknown name (from a caller) must not grow the map.
+    if (!registry.has(purpose)) return false;
+    const allows = purposeAllows(registry, field, purpose);
+    allowed.set(purpose, allows);
+    return allows;
+  };
+}
+
 /**
  * Generates one graphql-shield rule per protected field of a subgraph, named
  * `purpose:<coordinate>`. On a @subject type each calls decide() for the subscriber its parent object belongs to;
@@ -37,8 +51,9 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
       // purpose check is generated here; the resolver adds the subject rules it knows about.
       const fields: Record<string, PolicyRule> = {};
       for (const [fieldName, field] of type.fields) {
+        const allows = allowsOnce(registry, field);
         fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })((_p: unknown, _a: unknown, ctx: EnforcementContext, info: GraphQLResolveInfo) =>
-          purposeAllows(registry, field, ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED', info),
+          allows(ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED', info),
         );
       }
       tree[type.name] = { ...(tree[type.name] ?? {}), ...fields };
@@ -46,9 +61,7 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
     }
     const fields: Record<string, PolicyRule> = {};
     for (const [fieldName, field] of type.fields) {
-      // Whether the field's @purpose allows a purpose, asked once per purpose, not once per value.
-      const allowed = new Map<string, boolean>();
-      const allows = (purpose: string) => allowed.get(purpose) ?? (registry.has(purpose) ? allowed.set(purpose, purposeAllows(registry, field, purpose)).get(purpose)! : false);
+      const allows = allowsOnce(registry, field);
       // The decision this field made last, and for which request and subscriber: the values of a
       // page's column are almost always one subscriber's, so the next one is counted with no
       // lookup. Another request's or another subscriber's value takes the lookup.
