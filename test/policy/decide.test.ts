@@ -79,6 +79,26 @@ describe('decide()', () => {
     expect(decide({ registry, field: f, purpose, caller, subject: s, at: AT })).toMatchObject(expected);
   });
 
+  it('answers the same when a field is asked again, and per registry: what it works out once per (field, purpose) is kept apart by registry', () => {
+    // Every row once more, with the same field objects, in reverse order and with a consent
+    // subject in between: nothing of one answer may leak into another.
+    for (const [name, f, purpose, caller, s, expected] of [...rows].reverse()) {
+      expect(decide({ registry, field: f, purpose, caller, subject: s, at: AT }), name).toMatchObject(expected);
+      decide({ registry, field: f, purpose: 'MARKETING', caller, subject: subject({}, { MARKETING: 'GRANT' }), at: AT });
+    }
+    // The same field object under a registry where MARKETING is opt-out and masks nothing.
+    const f = field(['MARKETING'], { MARKETING: 'COARSE_LOCATION' });
+    expect(decide({ registry, field: f, purpose: 'MARKETING', caller: internal(), subject: subject(), at: AT })).toEqual({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
+    const optOut = new Map(registry);
+    optOut.set('MARKETING', { ...registry.get('MARKETING')!, consent: 'OPT_OUT' });
+    expect(decide({ registry: optOut, field: f, purpose: 'MARKETING', caller: internal(), subject: subject(), at: AT })).toEqual({ effect: 'MASK', strategy: 'COARSE_LOCATION' });
+    expect(decide({ registry, field: f, purpose: 'MARKETING', caller: internal(), subject: subject(), at: AT })).toEqual({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
+    // A shared decision cannot be changed by whoever holds it.
+    const shared = decide({ registry, field: field(['BILLING']), purpose: 'BILLING', caller: internal(), subject: subject(), at: AT });
+    expect(() => Object.assign(shared, { effect: 'DENY' })).toThrow(TypeError);
+    expect(decide({ registry, field: field(['BILLING']), purpose: 'BILLING', caller: internal(), subject: subject(), at: AT })).toEqual({ effect: 'ALLOW' });
+  });
+
   it('binds purposes to kinds of caller: auditors only AUDIT, subscribers only SUBJECT_ACCESS', () => {
     expect(admitRequest(registry, { sub: 'a', kind: 'auditor', purposes: ['AUDIT', 'LAW_ENFORCEMENT'] }, 'LAW_ENFORCEMENT', 'LP-1')).toMatchObject({ ok: false, code: 'PURPOSE_NOT_PERMITTED' });
     expect(admitRequest(registry, { sub: 'a', kind: 'auditor', purposes: ['AUDIT'] }, 'AUDIT', undefined)).toEqual({ ok: true });

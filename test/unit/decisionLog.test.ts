@@ -7,10 +7,15 @@ describe('DecisionLog', () => {
     const decide = vi.fn(() => ({ effect: 'MASK' as const, strategy: 'LAST4' as const }));
     for (let i = 0; i < 500; i++) log.decideOnce('sub-1', 'CallDetailRecord.callingNumber', decide);
     log.decideOnce('sub-2', 'CallDetailRecord.callingNumber', decide);
-    expect(decide).toHaveBeenCalledTimes(2);
+    // The first subscriber's decision is still found once a second one shares the field.
+    log.decideOnce('sub-1', 'CallDetailRecord.callingNumber', decide);
+    log.decideOnce('sub-3', 'CallDetailRecord.callingNumber', decide);
+    log.decideOnce('sub-2', 'CallDetailRecord.callingNumber', decide);
+    expect(decide).toHaveBeenCalledTimes(3);
     expect(log.list()).toEqual([
-      { subscriberId: 'sub-1', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 500 },
-      { subscriberId: 'sub-2', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 1 },
+      { subscriberId: 'sub-1', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 501 },
+      { subscriberId: 'sub-2', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 2 },
+      { subscriberId: 'sub-3', coordinate: 'CallDetailRecord.callingNumber', effect: 'MASK', strategy: 'LAST4', count: 1 },
     ]);
   });
 
