@@ -155,6 +155,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           // The record is committed here, before Apollo serialises the response; if it cannot be,
           // the response becomes AUDIT_UNAVAILABLE with no data.
           if (!contextValue.audit) return;
+          // The subgraphs' loaders (their rows, the subjects and their consent) are not needed
+          // any more: let them go before the commit wait, so that a request waiting for its
+          // record holds its response and little else.
+          contextValue.subgraphContexts.clear();
+          contextValue.subjects = undefined;
           try {
             const audit = await contextValue.audit(scope.decisions);
             if (audit) result.extensions.audit = { requestId: scope.requestId, recordId: audit.recordId };
