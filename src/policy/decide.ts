@@ -53,15 +53,9 @@ const MINOR: Decision = Object.freeze({ effect: 'DENY', reason: 'MINOR' });
 const CONSENT_WITHDRAWN: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_WITHDRAWN' });
 const CONSENT_REQUIRED: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
 
-/** The registry asked last and its fields' entries (a process has one registry: no lookup). */
-let lastRegistry: PurposeRegistry | undefined;
-let lastByField: WeakMap<FieldPolicy, Map<string, FieldPurpose>> | undefined;
-
 function fieldPurpose(registry: PurposeRegistry, field: FieldPolicy, purpose: string): FieldPurpose {
-  let byField = registry === lastRegistry ? lastByField : fieldPurposes.get(registry);
+  let byField = fieldPurposes.get(registry);
   if (!byField) fieldPurposes.set(registry, (byField = new WeakMap()));
-  lastRegistry = registry;
-  lastByField = byField;
   let byPurpose = byField.get(field);
   if (!byPurpose) byField.set(field, (byPurpose = new Map()));
   const known = byPurpose.get(purpose);
@@ -81,6 +75,11 @@ function fieldPurpose(registry: PurposeRegistry, field: FieldPolicy, purpose: st
   // Only registry purposes are kept: an unknown name (from a caller) must not grow the cache.
   if (def !== undefined) byPurpose.set(purpose, fp);
   return fp;
+}
+
+/** Whether the field's @purpose allows `purpose` (or an ancestor): `purposeAllows`, worked out once per (field, purpose). */
+export function fieldAllows(registry: PurposeRegistry, field: FieldPolicy, purpose: string): boolean {
+  return fieldPurpose(registry, field, purpose).allowed;
 }
 
 /**

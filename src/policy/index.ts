@@ -14,7 +14,7 @@ export type {
   Subject,
   SubjectState,
 } from './types.js';
-export { decide, ADULT_AGE } from './decide.js';
+export { decide, fieldAllows, ADULT_AGE } from './decide.js';
 export { admitRequest, type Admission } from './admitRequest.js';
 export { applyMask, type MaskContext } from './applyMask.js';
 export { maskFor, purposeAllows } from './fieldRules.js';

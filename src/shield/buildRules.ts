@@ -2,7 +2,7 @@ import { allow, rule } from 'graphql-shield';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { PolicyMap } from '../../directives/index.js';
 import type { LoadedSubject } from '../consent/index.js';
-import { purposeAllows, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
+import { fieldAllows, type Decision, type FieldPolicy, type PurposeRegistry } from '../policy/index.js';
 import { decideMade } from './decideFor.js';
 import type { DecisionLog, MadeDecision } from './DecisionLog.js';
 import type { EnforcementContext } from './EnforcementContext.js';
@@ -21,20 +21,6 @@ function toVerdict(ctx: EnforcementContext, field: FieldPolicy, decision: Decisi
   return decision.effect === 'DENY' ? forbidden(field.coordinate, ctx.scope.purpose, decision.reason, info) : true;
 }
 
-/** Whether the field's @purpose allows a purpose, asked once per purpose, not once per value. */
-function allowsOnce(registry: PurposeRegistry, field: FieldPolicy): (purpose: string) => boolean {
-  const allowed = new Map<string, boolean>();
-  return (purpose) => {
-    const known = allowed.get(purpose);
-    if (known !== undefined) return known;
-    // Only registry purposes are kept: an unknown name (from a caller) must not grow the map.
-    if (!registry.has(purpose)) return false;
-    const allows = purposeAllows(registry, field, purpose);
-    allowed.set(purpose, allows);
-    return allows;
-  };
-}
-
 /**
  * Generates one graphql-shield rule per protected field of a subgraph, named
  * `purpose:<coordinate>`. On a @subject type each calls decide() for the subscriber its parent object belongs to;
@@ -51,9 +37,8 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
       // purpose check is generated here; the resolver adds the subject rules it knows about.
       const fields: Record<string, PolicyRule> = {};
       for (const [fieldName, field] of type.fields) {
-        const allows = allowsOnce(registry, field);
         fields[fieldName] = rule(`purpose:${field.coordinate}`, { cache: 'no_cache' })((_p: unknown, _a: unknown, ctx: EnforcementContext, info: GraphQLResolveInfo) =>
-          allows(ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED', info),
+          fieldAllows(registry, field, ctx.scope.purpose) ? true : forbidden(field.coordinate, ctx.scope.purpose, 'PURPOSE_NOT_ALLOWED', info),
         );
       }
       tree[type.name] = { ...(tree[type.name] ?? {}), ...fields };
@@ -61,7 +46,6 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
     }
     const fields: Record<string, PolicyRule> = {};
     for (const [fieldName, field] of type.fields) {
-      const allows = allowsOnce(registry, field);
       // The decision this field made last, and for which request and subscriber: the values of a
       // page's column are almost always one subscriber's, so the next one is counted with no
       // lookup. Another request's or another subscriber's value takes the lookup.
@@ -86,8 +70,8 @@ export function buildRules(policy: PolicyMap, registry: PurposeRegistry): RuleTr
             lastMade!.entry.count++;
             return toVerdict(ctx, field, lastMade!.decision, info);
           }
-          if (!allows(ctx.scope.purpose)) {
-            // Static denial: no need to load the subject.
+          if (!fieldAllows(registry, field, ctx.scope.purpose)) {
+            // Static denial (the field's @purpose, worked out once per purpose): no need to load the subject.
             return verdict(ctx, subjectId, decideMade(registry, ctx, field, subjectId, { status: 'not_found' }), info);
           }
           const loaded = ctx.subjects.peek(subjectId);

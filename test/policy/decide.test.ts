@@ -5,6 +5,8 @@ import {
   admitRequest,
   applyMask,
   decide,
+  fieldAllows,
+  purposeAllows,
   type Caller,
   type ConsentEvent,
   type Decision,
@@ -85,7 +87,11 @@ describe('decide()', () => {
     for (const [name, f, purpose, caller, s, expected] of [...rows].reverse()) {
       expect(decide({ registry, field: f, purpose, caller, subject: s, at: AT }), name).toMatchObject(expected);
       decide({ registry, field: f, purpose: 'MARKETING', caller, subject: subject({}, { MARKETING: 'GRANT' }), at: AT });
+      // What the field rules ask for a static denial is @purpose's own answer.
+      for (const p of [purpose, 'MARKETING', 'BILLING', 'NOPE']) expect(fieldAllows(registry, f, p), `${name}: ${p}`).toBe(purposeAllows(registry, f, p));
     }
+    expect(fieldAllows(registry, field(['MARKETING']), 'MARKETING_SMS')).toBe(true);
+    expect(fieldAllows(registry, field(['MARKETING_SMS']), 'MARKETING')).toBe(false);
     // The same field object under a registry where MARKETING is opt-out and masks nothing.
     const f = field(['MARKETING'], { MARKETING: 'COARSE_LOCATION' });
     expect(decide({ registry, field: f, purpose: 'MARKETING', caller: internal(), subject: subject(), at: AT })).toEqual({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
