@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/index.js';
+import type { CopySettings, Db } from '../db/index.js';
 import { COPIED_COLUMNS, COPIED_TYPES, CopiedRecords, type CopiedPage } from './copiedRecords.js';
 import { liveLogIds, type LiveLogs } from './logLiveness.js';
 import { deflatedBytes, LEAF_COLUMNS, leafText, type StoredLeaf } from './leafStorage.js';
@@ -148,10 +148,16 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
         .then(({ rows }) => COPIED_TYPES.every(([column, type]) => rows.some((r) => r.attname === column && r.type === type)));
       if (!(await copyable)) return rowPage(logId, fromSeq, limit);
       // COPY takes no parameters: the log id as a dollar-quoted constant, the numbers checked to
-      // be integers.
-      const sql = pageOfLog(COPIED_COLUMNS, [sqlConstant(logId), String(fromSeq), String(limit)]);
-      const copy = await db.copyOut(`COPY (${sql}) TO STDOUT (FORMAT binary)`, spare.pop());
-      const seq = CopiedRecords.positions(copy, limit);
+      // be integers. The page's seq range alone first: a full page (all but a log's last) needs
+      // nothing else. A short one (the end of the log, or a gap) is read again, whole, by the
+      // statement that also reads past the range, so the page still comes from one snapshot.
+      const params: [string, string, string] = [sqlConstant(logId), String(fromSeq), String(limit)];
+      let copy = await db.copyOut(`COPY (${pageOfRange(COPIED_COLUMNS, params)}) TO STDOUT (FORMAT binary)`, spare.pop(), IN_KEY_ORDER);
+      let seq = CopiedRecords.positions(copy, limit);
+      if (!seq || seq.length < limit) {
+        copy = await db.copyOut(`COPY (${pageOfLog(COPIED_COLUMNS, params)}) TO STDOUT (FORMAT binary)`, copy.buffer as ArrayBuffer, IN_KEY_ORDER);
+        seq = CopiedRecords.positions(copy, limit);
+      }
       // Out of order (never seen: a check, not an assumption): read as rows, which sorts them.
       return seq ? { copy, seq } : rowPage(logId, fromSeq, limit);
     },
@@ -200,7 +206,7 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
  * tuplestore cost PostgreSQL about 2 us more per 1.6 KB record, measured with its backend's CPU.)
  */
 function pageOfLog(columns: string, [log, from, limit] = ['$1', '$2', '$3']): string {
-  const range = `log_id = ${log} AND seq >= ${from}::bigint AND seq < ${from}::bigint + ${limit}::bigint`;
+  const range = seqRange(log, from, limit);
   return `SELECT * FROM (SELECT ${columns} FROM audit_records WHERE ${range} ORDER BY seq) r
           UNION ALL
           SELECT * FROM (SELECT ${columns} FROM audit_records
@@ -208,6 +214,28 @@ function pageOfLog(columns: string, [log, from, limit] = ['$1', '$2', '$3']): st
                             AND (SELECT count(*) FROM audit_records WHERE ${range}) < ${limit}::bigint
                           ORDER BY seq LIMIT ${limit}::bigint) rest`;
 }
+
+/** The records of log `log` with seq in [from, from + limit). */
+function seqRange(log: string, from: string, limit: string): string {
+  return `log_id = ${log} AND seq >= ${from}::bigint AND seq < ${from}::bigint + ${limit}::bigint`;
+}
+
+/** The records of the seq range [$2, $2 + $3) of log $1 alone, by seq: a full page when none is missing. */
+function pageOfRange(columns: string, [log, from, limit]: [string, string, string]): string {
+  return `SELECT ${columns} FROM audit_records WHERE ${seqRange(log, from, limit)} ORDER BY seq`;
+}
+
+/**
+ * The planner settings of a page's COPY (for it alone, see Db.copyOut): read the page along the
+ * primary key, already in seq order. Without statistics (a log younger than autovacuum's first
+ * ANALYZE) the planner believes a range holds a few rows and reads it with a bitmap scan, in the
+ * heap's order, then sorts it: copying every body into the sort cost PostgreSQL 1.1 ms per
+ * 500-record page against 0.34 ms along the index (EXPLAIN ANALYZE, 1.8 KB records).
+ */
+const IN_KEY_ORDER: CopySettings = [
+  ['enable_sort', 'off'],
+  ['enable_bitmapscan', 'off'],
+];
 
 /**
  * `text` as a dollar-quoted SQL string constant, with a tag it does not hold: nothing inside is

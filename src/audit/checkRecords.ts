@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
-import { CopiedRecords, type CopiedColumns, type CopiedPage } from './copiedRecords.js';
+import { CopiedRecords, utf8Text, type CopiedColumns, type CopiedPage } from './copiedRecords.js';
 import { leafFacts, type LeafFacts } from './leafFacts.js';
 import { readLeaf, type ReadLeaf } from './leafStorage.js';
 import { leafHash, leafHashHex, leafHashHexOfBytes } from './merkle.js';
@@ -109,7 +109,7 @@ function checkOne(record: RecordToCheck, index: number, logId: string, out: Buff
     // A copied page's text leaf: the stored bytes are what was hashed. PostgreSQL sends text as
     // UTF-8; bytes that are not (a database in another encoding) are not a leaf the writer made.
     if (!isUtf8(record.body)) return { message: `record ${index} was changed: its content is not valid UTF-8` };
-    body = record.body.toString('utf8');
+    body = utf8Text(record.body, 0, record.body.length);
     hash = leafHashHexOfBytes(record.body);
   } else {
     const read = readLeaf(record.body === null ? null : String(record.body), record.deflated);

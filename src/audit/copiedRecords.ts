@@ -28,6 +28,16 @@ export const COPIED_TYPES: ReadonlyArray<readonly [column: string, type: string]
 export const COPIED_COLUMNS = COPIED_TYPES.map(([column]) => column).join(', ');
 const FIELDS = COPIED_TYPES.length;
 
+/**
+ * UTF-8 text of `buf`'s bytes [start, end). Buffer's own `utf8Slice` (what `toString('utf8', ...)`
+ * calls after sorting out its arguments) when Node has it: the wrapper took more time than the
+ * decoding, for the short texts of a record (profile of verify's check, 1.8 KB records).
+ */
+export const utf8Text: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** 2000-01-01T00:00:00Z, PostgreSQL's timestamp epoch, in Unix milliseconds. */
 const PG_EPOCH_MS = 946_684_800_000;
@@ -123,7 +133,7 @@ export class CopiedRecords {
   private text(): string | null {
     const length = this.field();
     if (length < 0) return null;
-    const v = this.buf.toString('utf8', this.offset, this.offset + length);
+    const v = utf8Text(this.buf, this.offset, this.offset + length);
     this.offset += length;
     return v;
   }
@@ -148,7 +158,7 @@ export class CopiedRecords {
           if (len < 0) items.push(null);
           else {
             if (at + len > end) break;
-            items.push(buf.toString('utf8', at, at + len));
+            items.push(utf8Text(buf, at, at + len));
             at += len;
           }
         }

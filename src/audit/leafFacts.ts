@@ -85,14 +85,20 @@ const STRING = `"${CHARS}"`;
 const CAPTURED_STRING = `"(${CHARS})"`;
 const INTEGER = '-?(?:0|[1-9][0-9]*)';
 
+/** A decision's members before `subscriberId`, as the writer serialises them (canonicalJson's DECISION_KEYS, in that order, each optional). */
+const DECISION_MEMBERS =
+  `(?:"consentEventId":${STRING},)?(?:"coordinate":${STRING},)?(?:"count":${INTEGER},)?(?:"effect":${STRING},)?` +
+  `(?:"reason":${STRING},)?(?:"strategy":${STRING},)?`;
+
 /**
- * One decision as the writer serialises it (canonicalJson's DECISION_KEYS, in that order, each
- * but `subscriberId` optional), then the `,` or `]` after it. Capture 1: the subscriber id's
- * content; capture 2: the separator.
+ * A run of consecutive decisions about one subscriber, as the writer serialises them, then the
+ * `,` or `]` after the run. Capture 1: the subscriber id's content (each later decision of the
+ * run names the same, by backreference, closed by its quote); capture 2: the separator. One
+ * match per run, not per decision: a record's decisions are mostly about one subscriber (10
+ * decisions: 1.5 us against 2.5 one by one, measured).
  */
-const DECISION = new RegExp(
-  `\\{(?:"consentEventId":${STRING},)?(?:"coordinate":${STRING},)?(?:"count":${INTEGER},)?(?:"effect":${STRING},)?` +
-    `(?:"reason":${STRING},)?(?:"strategy":${STRING},)?"subscriberId":${CAPTURED_STRING}\\}([,\\]])`,
+const DECISION_RUN = new RegExp(
+  `\\{${DECISION_MEMBERS}"subscriberId":${CAPTURED_STRING}\\}(?:,\\{${DECISION_MEMBERS}"subscriberId":"\\1"\\})*([,\\]])`,
   'y',
 );
 
@@ -107,6 +113,17 @@ const AFTER_DECISIONS = new RegExp(
   'y',
 );
 
+/**
+ * The members before the decisions as the writer serialises them: `at`, then `caller`, null or a
+ * caller of plain strings (canonical order; a caller with an `act` member, or any other shape, is
+ * left to JSON.parse). Captures: at, caller kind, caller sub (both undefined for null).
+ */
+const HEAD = new RegExp(
+  `\\{"at":${CAPTURED_STRING},"caller":(?:null|\\{(?:"agency":${STRING},)?(?:"jti":${STRING},)?"kind":${CAPTURED_STRING},` +
+    `"purposes":\\[(?:${STRING}(?:,${STRING})*)?\\],"sub":${CAPTURED_STRING}\\})`,
+  'y',
+);
+
 const DECISIONS_KEY = ',"decisions":[';
 
 /**
@@ -115,8 +132,9 @@ const DECISIONS_KEY = ',"decisions":[';
  * (which `JSON.parse` then reads), such as any body that holds an escape. Sound for any input,
  * not only for bodies the writer wrote:
  *
- * - The body is split at the first `,"decisions":[`. The part before it, closed with `}`, must
- *   parse as an object of at least one member; so the split is between two members of the
+ * - The body is split at the first `,"decisions":[`. The part before it must match HEAD (the
+ *   writer's `at` and `caller`, by JSON's grammar) exactly, or, closed with `}`, parse as an
+ *   object of at least one member; so the split is between two members of the
  *   outermost object (inside a string the part would end in an unterminated string, inside a
  *   nested value it would leave a bracket open), and the part is valid JSON up to there.
  * - The decisions, then the members after them to the end of the body, are matched by strict
@@ -135,24 +153,33 @@ export function canonicalFacts(body: string): LeafFacts | undefined {
   const split = body.indexOf(DECISIONS_KEY);
   if (split < 0) return undefined;
   let head: { at?: unknown; caller?: { sub?: unknown; kind?: unknown } | null };
-  try {
-    head = JSON.parse(`${body.slice(0, split)}}`) as typeof head;
-  } catch {
-    return undefined;
+  HEAD.lastIndex = 0;
+  const plain = HEAD.exec(body);
+  if (plain && HEAD.lastIndex === split) {
+    // The head in the writer's own shape, matched by JSON's grammar up to the split (a quarter
+    // of the cost of parsing it).
+    const [, at, kind, sub] = plain;
+    head = { at, caller: kind === undefined ? null : { kind, sub } };
+  } else {
+    try {
+      head = JSON.parse(`${body.slice(0, split)}}`) as typeof head;
+    } catch {
+      return undefined;
+    }
+    // Valid JSON text that ends in `}` is an object; an empty one means the split followed `{`.
+    if (Object.keys(head).length === 0) return undefined;
   }
-  // Valid JSON text that ends in `}` is an object; an empty one means the split followed `{`.
-  if (Object.keys(head).length === 0) return undefined;
 
   const ids: string[] = [];
   let pos = split + DECISIONS_KEY.length;
   if (body.charCodeAt(pos) === 0x5d /* ] */) pos++;
   else {
     for (;;) {
-      DECISION.lastIndex = pos;
-      const m = DECISION.exec(body);
+      DECISION_RUN.lastIndex = pos;
+      const m = DECISION_RUN.exec(body);
       if (!m) return undefined;
       ids.push(m[1]);
-      pos = DECISION.lastIndex;
+      pos = DECISION_RUN.lastIndex;
       if (m[2] === ']') break;
     }
   }

@@ -37,9 +37,11 @@ export interface Db {
    * Runs one `COPY (...) TO STDOUT` statement and returns its whole output, when the store can
    * (PostgreSQL; absent on PGlite). The view's ArrayBuffer holds nothing else, so it can be
    * transferred to a worker thread. `into`: a buffer to gather the output in (reused: no new
-   * memory per call; a larger one is made when it is too small).
+   * memory per call; a larger one is made when it is too small). `settings`: planner settings
+   * (name, value: lower-case words) for this statement alone, as SET LOCAL: in the statement's
+   * own implicit transaction, or, inside a transaction, in a savepoint rolled back after it.
    */
-  copyOut?(sql: string, into?: ArrayBuffer): Promise<Uint8Array>;
+  copyOut?(sql: string, into?: ArrayBuffer, settings?: CopySettings): Promise<Uint8Array>;
   /**
    * A connection of its own, outside the pool (PostgreSQL; absent on PGlite), for a session-level
    * state held for a long time (the audit log's lease) without taking a pooled connection.
@@ -47,3 +49,6 @@ export interface Db {
   dedicated?(): Promise<Pick<Db, 'query'> & { close(): Promise<void> }>;
   close(): Promise<void>;
 }
+
+/** Planner settings for one COPY (see Db.copyOut): name and value pairs. */
+export type CopySettings = ReadonlyArray<readonly [name: string, value: string]>;

@@ -1,4 +1,4 @@
-export type { Db, QueryResult } from './Db.js';
+export type { CopySettings, Db, QueryResult } from './Db.js';
 export { DataDirLockedError } from './DataDirLockedError.js';
 export { DataDirLockUnreadableError } from './lock.js';
 export { DatabaseUnavailableError } from './DatabaseUnavailableError.js';

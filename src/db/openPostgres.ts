@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
-import type { Db, QueryOptions } from './Db.js';
+import type { CopySettings, Db, QueryOptions } from './Db.js';
 import { CopyOutQuery } from './copyOut.js';
 
 /**
@@ -110,7 +110,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
         await c.query('BEGIN');
         const result = await fn({
           query: async (sql, params, options) => c.query(statement(sql, params, options)) as never,
-          copyOut: (sql, into) => copyOutOn(c, sql, into),
+          copyOut: (sql, into, settings) => copyOutOn(c, withSettings(sql, settings, true), into),
         });
         await c.query('COMMIT');
         return result;
@@ -142,11 +142,12 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
         checkIn(c, failed);
       }
     },
-    async copyOut(sql, into) {
+    async copyOut(sql, into, settings) {
+      const text = withSettings(sql, settings, false);
       const c = await checkOut(pool);
       let failed: unknown;
       try {
-        return await copyOutOn(c, sql, into);
+        return await copyOutOn(c, text, into);
       } catch (err) {
         failed = err;
         throw err;
@@ -178,6 +179,24 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * `sql` with `settings` set for it alone (see Db.copyOut), as one simple query: its statements
+ * run in one implicit transaction, which SET LOCAL lasts for; inside a transaction, in a
+ * savepoint rolled back once the COPY has sent its output (a COPY TO changes nothing to lose).
+ */
+export function withSettings(sql: string, settings: CopySettings | undefined, inTransaction: boolean): string {
+  if (!settings || settings.length === 0) return sql;
+  const set = settings
+    .map(([name, value]) => {
+      if (!/^[a-z_]+$/.test(name) || !/^[a-z_0-9]+$/.test(value)) throw new Error(`not a planner setting: ${name} = ${value}`);
+      return `SET LOCAL ${name} = ${value};`;
+    })
+    .join(' ');
+  return inTransaction
+    ? `SAVEPOINT purposegate_copy_out; ${set} ${sql}; ROLLBACK TO SAVEPOINT purposegate_copy_out; RELEASE SAVEPOINT purposegate_copy_out`
+    : `${set} ${sql}`;
 }
 
 /** Runs a `COPY ... TO STDOUT` on connection `c` (see Db.copyOut). */

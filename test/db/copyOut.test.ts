@@ -59,6 +59,30 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () =
     expect(tuples(await store.copyOut!(series(1)))).toEqual([['1']]);
   });
 
+  it('sets planner settings for the COPY alone: on the pool, and inside a transaction', async () => {
+    const setting = `COPY (SELECT current_setting('enable_sort') || ',' || current_setting('enable_bitmapscan')) TO STDOUT (FORMAT binary)`;
+    const off = [['enable_sort', 'off'], ['enable_bitmapscan', 'off']] as const;
+    const one = await openPostgres(store.url!, { max: 1 }); // one connection: the next statement runs where the COPY ran
+    try {
+      expect(tuples(await one.copyOut!(setting, undefined, off))).toEqual([['off,off']]);
+      expect(tuples(await one.copyOut!(setting))).toEqual([['on,on']]);
+      const { rows } = await one.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
+      expect(rows[0].s).toBe('on');
+      const inTx = await one.transaction(async (tx) => {
+        const during = tuples(await tx.copyOut!(setting, undefined, off));
+        const after = tuples(await tx.copyOut!(setting));
+        // The transaction goes on after the COPY's savepoint: what it wrote is still there.
+        await tx.query('CREATE TEMP TABLE kept (x int)');
+        const kept = await tx.query<{ n: string }>('SELECT count(*) AS n FROM kept');
+        return { during, after, kept: kept.rows[0].n };
+      });
+      expect(inTx).toEqual({ during: [['off,off']], after: [['on,on']], kept: '0' });
+      await expect(one.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']])).rejects.toThrow(/not a planner setting/);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('gives up after the client timeout and when the connection is terminated; the pool goes on', async () => {
     let db: Db | undefined;
     let killer: Db | undefined;

@@ -144,9 +144,17 @@ describe('leafFacts: the canonical fast path and JSON.parse agree', () => {
     ['an escape anywhere else', writtenLeaf({ ref: 'say "hi"' }), 'parse'],
     ['characters JSON does not escape', writtenLeaf({ decisions: [{ subscriberId: 'é/€\ud83d\ude00\u007f' }] }), 'fast'],
     ['no decisions', writtenLeaf({ decisions: [] }), 'fast'],
+    ['runs of decisions about one subscriber, ids that extend each other', writtenLeaf({ decisions: [{ subscriberId: 'sub-1' }, { subscriberId: 'sub-1' }, { subscriberId: 'sub-10' }, { subscriberId: 'sub-1' }, { subscriberId: 'sub-' }, { subscriberId: '' }, { subscriberId: '' }] }), 'fast'],
     ['a rejection and no caller or purpose', writtenLeaf({ rejection: { code: 'PURPOSE_REQUIRED', status: 400 }, caller: null, purpose: null }), 'fast'],
     ['the split text inside a string before the decisions (escaped, so left to JSON.parse)', writtenLeaf({ at: ',"decisions":[{"subscriberId":"forged"}],' }), 'parse'],
     ['a decisions member nested in the caller', writtenLeaf({ caller: { sub: 's', kind: 'k', act: { decisions: [{ subscriberId: 'nested' }] } } }), 'fast'],
+    ['a caller with every plain member', writtenLeaf({ caller: { sub: 's', kind: 'k', agency: 'a', jti: 'j', purposes: ['BILLING', 'MARKETING'] } }), 'fast'],
+    ['a caller with no purposes', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: [] } }), 'fast'],
+    ['a caller as the gateway writes it, then repeated as null (the last kept)', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: ['BILLING'] } }).replace(',"decisions":[', ',"caller":null,"decisions":['), 'fast'],
+    ['a caller purpose that is a number', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: ['BILLING'] } }).replace('["BILLING"]', '[1]'), 'fast'],
+    ['a caller sub that is a number', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: ['BILLING'] } }).replace('"sub":"s"', '"sub":5'), 'fast'],
+    ['a time that is a number', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: [] } }).replace('"at":"2026-11-26T10:00:00.000Z"', '"at":5'), 'fast'],
+    ['a caller left open before the decisions', writtenLeaf({ caller: { sub: 's', kind: 'k', purposes: [] } }).replace('"sub":"s"},"decisions"', '"sub":"s","decisions"'), 'parse'],
     ['an earlier decisions member of another type (JSON.parse keeps the later one)', genuine.replace('{"at":', '{"decisions":5,"at":'), 'fast'],
     ['a member repeated before the decisions (the last kept)', genuine.replace('{"at":', '{"at":"2020-01-01T00:00:00.000Z","at":'), 'fast'],
     ['an empty object before the decisions', genuine.replace(/^\{.*?,"decisions":\[/, '{,"decisions":['), 'parse'],
@@ -178,6 +186,11 @@ describe('leafFacts: the canonical fast path and JSON.parse agree', () => {
     expect(leafFacts('')).toBe('not JSON');
     for (const body of ['null', '1', '"x"', 'true']) expect(leafFacts(body)).toBe('not an object');
     expect(leafFacts('[1,2]')).toMatchObject({ logId: undefined, seq: undefined, subscriberIds: [] });
+  });
+
+  it('reads each subscriber once, in order of first appearance, across runs of decisions', () => {
+    const body = writtenLeaf({ decisions: ['sub-1', 'sub-1', 'sub-10', 'sub-1', 'sub-', 'sub-10', 'sub-2', 'sub-2'].map((subscriberId) => ({ subscriberId, count: 1 })) });
+    expect(canonicalFacts(body)?.subscriberIds).toEqual(['sub-1', 'sub-10', 'sub-', 'sub-2']);
   });
 
   it('reads the facts a record is checked against', () => {
