@@ -38,8 +38,9 @@ export interface Db {
    * (PostgreSQL; absent on PGlite). The view's ArrayBuffer holds nothing else, so it can be
    * transferred to a worker thread. `into`: a buffer to gather the output in (reused: no new
    * memory per call; a larger one is made when it is too small). `settings`: planner settings
-   * (name, value: lower-case words) for this statement alone, as SET LOCAL: in the statement's
-   * own implicit transaction, or, inside a transaction, in a savepoint rolled back after it.
+   * (name, value: lower-case words) for this statement alone, as SET LOCAL in the statement's
+   * own implicit transaction; inside a transaction they are checked but not applied (they would
+   * outlast the statement).
    */
   copyOut?(sql: string, into?: ArrayBuffer, settings?: CopySettings): Promise<Uint8Array>;
   /**

@@ -183,8 +183,9 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
 
 /**
  * `sql` with `settings` set for it alone (see Db.copyOut), as one simple query: its statements
- * run in one implicit transaction, which SET LOCAL lasts for; inside a transaction, in a
- * savepoint rolled back once the COPY has sent its output (a COPY TO changes nothing to lose).
+ * run in one implicit transaction, which SET LOCAL lasts for. Inside a transaction they are not
+ * sent: SET LOCAL would last to its end, and a savepoint rolled back after the COPY would also
+ * release the COPY's lock on its tables (a plan setting changes the cost, never the output).
  */
 export function withSettings(sql: string, settings: CopySettings | undefined, inTransaction: boolean): string {
   if (!settings || settings.length === 0) return sql;
@@ -194,9 +195,7 @@ export function withSettings(sql: string, settings: CopySettings | undefined, in
       return `SET LOCAL ${name} = ${value};`;
     })
     .join(' ');
-  return inTransaction
-    ? `SAVEPOINT purposegate_copy_out; ${set} ${sql}; ROLLBACK TO SAVEPOINT purposegate_copy_out; RELEASE SAVEPOINT purposegate_copy_out`
-    : `${set} ${sql}`;
+  return inTransaction ? sql : `${set} ${sql}`;
 }
 
 /** Runs a `COPY ... TO STDOUT` on connection `c` (see Db.copyOut). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { canonicalLeaf } from '../../src/audit/canonicalJson.js';
 import { canonicalFacts, leafFacts, parsedFacts } from '../../src/audit/leafFacts.js';
 
@@ -186,6 +186,21 @@ describe('leafFacts: the canonical fast path and JSON.parse agree', () => {
     expect(leafFacts('')).toBe('not JSON');
     for (const body of ['null', '1', '"x"', 'true']) expect(leafFacts(body)).toBe('not an object');
     expect(leafFacts('[1,2]')).toMatchObject({ logId: undefined, seq: undefined, subscriberIds: [] });
+  });
+
+  it('reads a leaf as the gateway writes it (a caller with purposes) without JSON.parse', () => {
+    const body = writtenLeaf({ caller: { sub: 'svc', kind: 'internal', purposes: ['BILLING', 'MARKETING'] }, decisions: [{ subscriberId: 'sub-1', count: 1 }, { subscriberId: 'sub-1', count: 2 }] });
+    const expected = parsedFacts(body);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(canonicalFacts(body)).toEqual(expected);
+      expect(parse).not.toHaveBeenCalled();
+      // A caller of another shape (here with no purposes) is still read, through JSON.parse.
+      expect(canonicalFacts(writtenLeaf())).toBeDefined();
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('reads each subscriber once, in order of first appearance, across runs of decisions', () => {
