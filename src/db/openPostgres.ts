@@ -188,14 +188,11 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
  * release the COPY's lock on its tables (a plan setting changes the cost, never the output).
  */
 export function withSettings(sql: string, settings: CopySettings | undefined, inTransaction: boolean): string {
-  if (!settings || settings.length === 0) return sql;
-  const set = settings
-    .map(([name, value]) => {
-      if (!/^[a-z_]+$/.test(name) || !/^[a-z_0-9]+$/.test(value)) throw new Error(`not a planner setting: ${name} = ${value}`);
-      return `SET LOCAL ${name} = ${value};`;
-    })
-    .join(' ');
-  return inTransaction ? sql : `${set} ${sql}`;
+  for (const [name, value] of settings ?? []) {
+    if (!/^[a-z_]+$/.test(name) || !/^[a-z_0-9]+$/.test(value)) throw new Error(`not a planner setting: ${name} = ${value}`);
+  }
+  if (inTransaction || !settings || settings.length === 0) return sql;
+  return `${settings.map(([name, value]) => `SET LOCAL ${name} = ${value};`).join(' ')} ${sql}`;
 }
 
 /** Runs a `COPY ... TO STDOUT` on connection `c` (see Db.copyOut). */

@@ -53,6 +53,17 @@ const MINOR: Decision = Object.freeze({ effect: 'DENY', reason: 'MINOR' });
 const CONSENT_WITHDRAWN: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_WITHDRAWN' });
 const CONSENT_REQUIRED: Decision = Object.freeze({ effect: 'DENY', reason: 'CONSENT_REQUIRED' });
 
+/** What decide() knows of a name that is not a registry purpose: that no field allows it. */
+const UNKNOWN_PURPOSE: FieldPurpose = Object.freeze({
+  def: undefined,
+  allowed: false,
+  chain: Object.freeze([]),
+  directory: false,
+  mode: 'OPT_IN',
+  strategy: undefined,
+  release: PURPOSE_NOT_ALLOWED, // never given: decide() denies an unknown purpose first
+});
+
 function fieldPurpose(registry: PurposeRegistry, field: FieldPolicy, purpose: string): FieldPurpose {
   let byField = fieldPurposes.get(registry);
   if (!byField) fieldPurposes.set(registry, (byField = new WeakMap()));
@@ -61,19 +72,21 @@ function fieldPurpose(registry: PurposeRegistry, field: FieldPolicy, purpose: st
   const known = byPurpose.get(purpose);
   if (known) return known;
   const def = registry.get(purpose);
+  // Not a registry purpose (a name from a caller): denied, and nothing is kept for it, so that
+  // such names cannot grow the cache.
+  if (def === undefined) return UNKNOWN_PURPOSE;
   const chain = purposeChain(registry, purpose);
   const strategy = maskFor(registry, field, purpose);
   const fp: FieldPurpose = {
     def,
-    allowed: def !== undefined && purposeAllows(registry, field, purpose),
+    allowed: purposeAllows(registry, field, purpose),
     chain,
     directory: chain.includes(DIRECTORY_SERVICES),
     mode: chain.map((p) => registry.get(p)?.consent).find((m) => m !== undefined) ?? 'OPT_IN',
     strategy,
     release: Object.freeze(strategy ? { effect: 'MASK', strategy } : { effect: 'ALLOW' }),
   };
-  // Only registry purposes are kept: an unknown name (from a caller) must not grow the cache.
-  if (def !== undefined) byPurpose.set(purpose, fp);
+  byPurpose.set(purpose, fp);
   return fp;
 }
 
