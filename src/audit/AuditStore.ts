@@ -33,24 +33,49 @@ export interface StoredRecord {
 }
 
 /**
- * Consecutive stored records, column by column (what `audit verify` reads: cheap to hand to a
- * worker thread). `columns[i]` is the record's query columns as one JSON array text
- * `[at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids]` (see parseColumns).
+ * Consecutive stored records, column by column (what `audit verify` reads where there is no COPY:
+ * cheap to hand to a worker thread). `meta[i]` is the record's position, record id, leaf hash and
+ * query columns as one JSON array text (see parseMeta): one value per record instead of nine
+ * (PGlite spends 1-2 us in its WASM per value it sends, measured), parsed where it is checked.
  */
 export interface RecordPage {
+  /** Each record's seq, as its `meta` text begins with it. */
   seq: number[];
-  recordId: string[];
-  leafHash: string[];
+  meta: string[];
   /** The leaf as text, or null when it is stored deflated (or, in a damaged store, not at all). */
   body: Array<string | null>;
   /** The leaf deflated (leafStorage), or null when it is stored as text. */
   deflated: Array<Uint8Array | null>;
-  columns: string[];
 }
 
-/** The query columns of a record from their JSON array text (RecordPage.columns). */
-export function parseColumns(text: string): NonNullable<StoredRecord['index']> {
-  const [at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(text) as [
+/** A record's row-page values, as its `meta` array holds them. */
+export interface RecordMeta {
+  recordId: string;
+  leafHash: string;
+  index: NonNullable<StoredRecord['index']>;
+}
+
+/**
+ * The `meta` of a row page: `[seq, record_id, leaf_hash, at, purpose, caller_sub, caller_kind,
+ * rejection_code, subscriber_ids]` as PostgreSQL's json_build_array writes it.
+ */
+const META = `json_build_array(seq, record_id, leaf_hash, at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS meta`;
+
+/**
+ * The seq a `meta` text begins with (`[123, ...`), or NaN when it does not begin with a JSON
+ * number (a column retyped to numeric gives `[44.4, ...`: read as it is, never rounded).
+ */
+function seqOfMeta(meta: string): number {
+  const token = meta.slice(1, meta.indexOf(','));
+  return meta.charCodeAt(0) === 0x5b && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(token) ? Number(token) : NaN;
+}
+
+/** A record's values from its `meta` text (RecordPage.meta). */
+export function parseMeta(text: string): RecordMeta {
+  const [, recordId, leafHash, at, purpose, callerSub, callerKind, rejectionCode, subscriberIds] = JSON.parse(text) as [
+    number,
+    string,
+    string,
     string,
     string | null,
     string | null,
@@ -62,7 +87,7 @@ export function parseColumns(text: string): NonNullable<StoredRecord['index']> {
   // extra digits, hiding a column moved by microseconds).
   const atMs = typeof at === 'string' && /\.\d{4}/.test(at) ? NaN : Date.parse(at);
   // A NULL column (the schema forbids it) matches no record's subscribers, as in the binary form.
-  return { atMs, purpose, callerSub, callerKind, rejectionCode, subscriberIds };
+  return { recordId, leafHash, index: { atMs, purpose, callerSub, callerKind, rejectionCode, subscriberIds } };
 }
 
 /** Read access to the audit tables, page by page (verify streams 1,000,000 records this way). */
@@ -93,24 +118,22 @@ const SPARE_BUFFERS = 8;
 /** The audit store over the database. */
 export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['kind'] }): AuditStore {
   const rowPage = async (logId: string, fromSeq: number, limit: number): Promise<RecordPage> => {
-    const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; columns: string } & StoredLeaf>(
-      // The query columns travel as one JSON array: one JSON.parse instead of a driver-side
-      // parse of six columns (a timestamp and an array among them) per row.
-      pageOfLog(
-        `seq, record_id, leaf_hash, ${LEAF_COLUMNS},
-         json_build_array(at, purpose, caller_sub, caller_kind, rejection_code, subscriber_ids)::text AS columns`,
-      ),
-      [logId, fromSeq, limit],
-    );
-    const ordered = inSeqOrder(rows, limit);
-    const page: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], deflated: [], columns: [] };
-    for (const r of ordered) {
-      page.seq.push(Number(r.seq));
-      page.recordId.push(r.record_id);
-      page.leafHash.push(r.leaf_hash);
+    const columns = `${META}, ${LEAF_COLUMNS}`;
+    type Row = { meta: string } & StoredLeaf;
+    // The page's seq range alone first; a short page (the end of the log, or a gap) is read again,
+    // whole, by the statement that also reads past the range, so it comes from one snapshot.
+    let { rows } = Number.isSafeInteger(fromSeq) && Number.isSafeInteger(limit)
+      ? await db.query<Row>(pageOfRange(columns, ['$1', '$2', '$3']), [logId, fromSeq, limit])
+      : { rows: [] as Row[] };
+    if (rows.length < limit) ({ rows } = await db.query<Row>(pageOfLog(columns), [logId, fromSeq, limit]));
+    const page: RecordPage = { seq: [], meta: [], body: [], deflated: [] };
+    const seqs = rows.map((r) => seqOfMeta(r.meta));
+    for (const i of inSeqOrder(seqs, limit)) {
+      const r = rows[i];
+      page.seq.push(seqs[i]);
+      page.meta.push(r.meta);
       page.body.push(r.body);
       page.deflated.push(r.body_deflate == null ? null : deflatedBytes(r.body_deflate));
-      page.columns.push(r.columns);
     }
     return page;
   };
@@ -130,10 +153,8 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
       const page = await rowPage(logId, fromSeq, limit);
       return page.seq.map((seq, i) => ({
         seq,
-        recordId: page.recordId[i],
-        leafHash: page.leafHash[i],
+        ...parseMeta(page.meta[i]),
         body: leafText({ body: page.body[i], body_deflate: page.deflated[i] }, `audit record ${seq} of log ${logId}`),
-        index: parseColumns(page.columns[i]),
       }));
     },
     async recordPage(logId, fromSeq, limit) {
@@ -167,7 +188,7 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
     },
     async leafHashes(logId, fromSeq, limit) {
       const { rows } = await db.query<{ seq: string | number; leaf_hash: string }>(pageOfLog('seq, leaf_hash'), [logId, fromSeq, limit]);
-      return inSeqOrder(rows, limit).map((r) => r.leaf_hash);
+      return inSeqOrder(rows.map((r) => Number(r.seq)), limit).map((i) => rows[i].leaf_hash);
     },
     async recordsBetween(since, until, afterKey, limit) {
       const { rows } = await db.query<{ seq: string | number; record_id: string; leaf_hash: string; at: Date | string } & StoredLeaf>(
@@ -252,13 +273,14 @@ function sqlConstant(text: string): string {
   return `${tag}${text}${tag}`;
 }
 
-/** The first `limit` rows by seq (the rows come in order in practice; sorting here keeps that a check, not an assumption). */
-function inSeqOrder<R extends { seq: string | number }>(rows: R[], limit: number): R[] {
-  for (let i = 1; i < rows.length; i++) {
-    if (Number(rows[i - 1].seq) >= Number(rows[i].seq)) {
-      rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+/** The indexes of the first `limit` of `seqs` in seq order (they come in order in practice; sorting here keeps that a check, not an assumption). */
+function inSeqOrder(seqs: number[], limit: number): number[] {
+  const order = seqs.map((_, i) => i);
+  for (let i = 1; i < seqs.length; i++) {
+    if (!(seqs[i - 1] < seqs[i])) {
+      order.sort((a, b) => seqs[a] - seqs[b]);
       break;
     }
   }
-  return rows.length > limit ? rows.slice(0, limit) : rows;
+  return order.length > limit ? order.slice(0, limit) : order;
 }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { parseColumns, type RecordPage, type StoredRecord } from './AuditStore.js';
+import { parseMeta, type RecordPage, type StoredRecord } from './AuditStore.js';
 import { CopiedRecords, utf8Text, type CopiedColumns, type CopiedPage } from './copiedRecords.js';
 import { leafFacts, type LeafFacts } from './leafFacts.js';
 import { readLeaf, type ReadLeaf } from './leafStorage.js';
@@ -28,8 +28,7 @@ interface RecordToCheck {
   /** The leaf as text, or its UTF-8 bytes (a copied page), or null. */
   body: string | Buffer | null;
   deflated: Uint8Array | null;
-  /** The query columns, or their JSON array text (a row page: parsed only when they are compared). */
-  columns: Columns | string;
+  columns: Columns;
 }
 
 /** The query columns of a stored record that no longer match its body, by name. */
@@ -77,9 +76,7 @@ export function checkRecords(page: RecordPage | CopiedPage, logId: string, first
   for (let i = 0; i < count; i++) {
     const index = firstIndex + passed;
     try {
-      const record: RecordToCheck | undefined = copied
-        ? copied.next()
-        : { seq: rows!.seq[i], recordId: rows!.recordId[i], leafHash: rows!.leafHash[i], body: rows!.body[i], deflated: rows!.deflated[i], columns: rows!.columns[i] };
+      const record: RecordToCheck | undefined = copied ? copied.next() : rowRecord(rows!, i);
       if (!record) return stop(`record ${index} is missing (the log ends before it)`);
       const problem = checkOne(record, index, logId, out, passed);
       if (problem) return stop(problem.message, problem.index ?? index);
@@ -91,6 +88,12 @@ export function checkRecords(page: RecordPage | CopiedPage, logId: string, first
     passed++;
   }
   return { hashes, passed };
+}
+
+/** Record `i` of a row page (its meta parsed here, on the checking thread). */
+function rowRecord(rows: RecordPage, i: number): RecordToCheck {
+  const meta = parseMeta(rows.meta[i]);
+  return { seq: rows.seq[i], recordId: meta.recordId, leafHash: meta.leafHash, body: rows.body[i], deflated: rows.deflated[i], columns: meta.index };
 }
 
 /** How verify reports a record that does not hold exactly one readable leaf. */
@@ -130,7 +133,7 @@ function checkOne(record: RecordToCheck, index: number, logId: string, out: Buff
     };
   }
   if (hash !== record.leafHash) return { message: `record ${index} was changed: its content no longer matches its leaf hash` };
-  const changed = changedColumns(leaf, typeof record.columns === 'string' ? parseColumns(record.columns) : record.columns);
+  const changed = changedColumns(leaf, record.columns);
   if (changed.length > 0) return { message: `record ${index}'s query columns were changed (${changed.join(', ')}): they no longer match its content` };
   out.write(hash, slot * 32, 'hex');
   return undefined;

@@ -89,12 +89,19 @@ describe('the audit store', () => {
         expect((await store.recordPage(logId, 12, 3)).seq).toEqual([30, 31, 32]);
         expect((await store.recordPage(logId, 30, 5)).seq).toEqual([30, 31, 32, 33, 34]);
         expect(await store.leafHashes(logId, 8, 4)).toEqual([8, 9, 30, 31].map((seq) => all[seq]));
-        // One statement per page, gap or not: a log that grows meanwhile is read from one snapshot, never with a hole.
+        // Pages as rows (PGlite's): a full range is one statement of the range alone; a range cut
+        // short is read again, whole, by one statement that reads past it, so a log that grows
+        // meanwhile is read from one snapshot, never with a hole.
         const queries: string[] = [];
         const counted = dbAuditStore({ query: (sql, params) => (queries.push(sql), tx.query(sql, params)) });
-        await counted.records(logId, 5, 10);
-        await counted.leafHashes(logId, 45, 10);
-        expect(queries).toHaveLength(2);
+        expect((await counted.recordPage(logId, 30, 5)).seq).toEqual([30, 31, 32, 33, 34]);
+        expect(queries).toHaveLength(1);
+        expect(queries[0]).not.toContain('UNION');
+        expect((await counted.records(logId, 5, 10)).map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 30, 31, 32, 33, 34]);
+        expect(queries).toHaveLength(3);
+        expect(queries[2]).toContain('UNION');
+        expect(await counted.leafHashes(logId, 45, 10)).toHaveLength(5);
+        expect(queries).toHaveLength(4);
         if (tx.copyOut) {
           // Binary pages: a full range is one COPY of the range alone; a range cut short is read
           // again, whole, by the statement that reads past it.

@@ -8,7 +8,7 @@ import { leafHashHex } from '../../src/audit/merkle.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
 import { CopiedRecords, type CopiedPage } from '../../src/audit/copiedRecords.js';
-import { COPY_HEADER, COPY_TRAILER, copiedOf, copyTuple, textArray } from '../fixtures/copyPage.js';
+import { COPY_HEADER, COPY_TRAILER, copiedOf, copyTuple, rowsOf, textArray, type TestPage } from '../fixtures/copyPage.js';
 
 const LOG = 'gw-test-1';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -17,8 +17,8 @@ const AT = '2026-01-01T00:00:00.000Z';
  * A page of `n` honest records from index `from`, as the store would return them; with
  * `deflateEvery`, every such record is stored deflated (as a large leaf is), the others as text.
  */
-function page(from: number, n: number, deflateEvery = 0): RecordPage {
-  const p: RecordPage = { seq: [], recordId: [], leafHash: [], body: [], deflated: [], columns: [] };
+function page(from: number, n: number, deflateEvery = 0): TestPage {
+  const p: TestPage = { seq: [], recordId: [], leafHash: [], body: [], deflated: [], columns: [] };
   for (let seq = from; seq < from + n; seq++) {
     const body = canonicalJson({
       v: 1, logId: LOG, seq, recordId: `${LOG}-${seq}`, at: AT, requestId: `r${seq}`, caller: { sub: 'svc', kind: 'internal', purposes: ['BILLING'] },
@@ -37,14 +37,14 @@ function page(from: number, n: number, deflateEvery = 0): RecordPage {
 }
 
 /** The same page with record `i` changed by `edit`. */
-function edited(p: RecordPage, i: number, edit: (p: RecordPage, i: number) => void): RecordPage {
-  const copy: RecordPage = { seq: [...p.seq], recordId: [...p.recordId], leafHash: [...p.leafHash], body: [...p.body], deflated: [...p.deflated], columns: [...p.columns] };
+function edited(p: TestPage, i: number, edit: (p: TestPage, i: number) => void): TestPage {
+  const copy: TestPage = { seq: [...p.seq], recordId: [...p.recordId], leafHash: [...p.leafHash], body: [...p.body], deflated: [...p.deflated], columns: [...p.columns] };
   edit(copy, i);
   return copy;
 }
 
 const hex = (h: Uint8Array) => Buffer.from(h).toString('hex');
-const inflate = (p: RecordPage, i: number) => p.body[i] ?? inflateRawSync(p.deflated[i]!).toString('utf8');
+const inflate = (p: TestPage, i: number) => p.body[i] ?? inflateRawSync(p.deflated[i]!).toString('utf8');
 /** About 8 KB that inflate to one byte more than a stored leaf may. */
 const bomb = new Uint8Array(deflateRawSync(Buffer.alloc(DEFLATE_UP_TO + 1), { level: 9 }));
 
@@ -55,7 +55,7 @@ describe('record checkers', () => {
     checkers = undefined;
   });
 
-  const cases: Array<[string, RecordPage, { passed: number; problem?: RegExp; index?: number }]> = [
+  const cases: Array<[string, TestPage, { passed: number; problem?: RegExp; index?: number }]> = [
     ['an honest page', page(10, 20), { passed: 20 }],
     ['a missing record', edited(page(10, 20), 5, (p, i) => { p.seq.splice(i, 1); p.recordId.splice(i, 1); p.leafHash.splice(i, 1); p.body.splice(i, 1); p.deflated.splice(i, 1); p.columns.splice(i, 1); }), { passed: 5, problem: /record 15 is missing \(the next stored record is 16\)/, index: 15 }],
     ['a body that is not JSON', edited(page(10, 20), 3, (p, i) => { p.body[i] = '{"seq":'; }), { passed: 3, problem: /record 13 is not valid JSON/, index: 13 }],
@@ -82,11 +82,12 @@ describe('record checkers', () => {
     ['a record whose content is both text and deflated', edited(page(10, 20, 3), 2, (p, i) => { p.body[i] = inflate(p, i); }), { passed: 2, problem: /^record 12 was changed: it holds its content twice \(as text and deflated\)$/, index: 12 }],
   ];
 
-  it.each(cases)('find the same in a worker thread as on this thread: %s', async (_name, p, expected) => {
+  it.each(cases)('find the same in a worker thread as on this thread: %s', async (_name, t, expected) => {
+    const p = rowsOf(t);
     const here = checkRecords(p, LOG, 10);
     expect(here.passed).toBe(expected.passed);
     expect(here.hashes).toHaveLength(expected.passed * 32);
-    expect(hex(here.hashes)).toBe(p.leafHash.slice(0, expected.passed).join(''));
+    expect(hex(here.hashes)).toBe(t.leafHash.slice(0, expected.passed).join(''));
     if (expected.problem) {
       expect(here.problem?.message).toMatch(expected.problem);
       expect(here.problem?.index).toBe(expected.index);
@@ -106,7 +107,7 @@ describe('record checkers', () => {
   });
 
   it.each(cases)('find the same in the binary COPY form PostgreSQL sends, here and in a worker: %s', async (_name, p) => {
-    const rows = checkRecords(p, LOG, 10);
+    const rows = checkRecords(rowsOf(p), LOG, 10);
     const copied = copiedOf(p);
     const here = checkRecords(copied, LOG, 10);
     expect({ ...here, hashes: hex(here.hashes) }).toEqual({ ...rows, hashes: hex(rows.hashes) });
@@ -188,9 +189,9 @@ describe('record checkers', () => {
   it('fail with a clear error when a worker cannot check a page, and after they are stopped', async () => {
     checkers = workerCheckers(1);
     await expect(checkers.check(null as unknown as RecordPage, LOG, 0)).rejects.toThrow(/^a verify worker failed: /);
-    expect((await checkers.check(page(0, 3), LOG, 0)).passed).toBe(3); // the worker lives on
+    expect((await checkers.check(rowsOf(page(0, 3)), LOG, 0)).passed).toBe(3); // the worker lives on
     await checkers.close();
-    await expect(checkers.check(page(0, 3), LOG, 0)).rejects.toThrow(/the verify workers were stopped/);
+    await expect(checkers.check(rowsOf(page(0, 3)), LOG, 0)).rejects.toThrow(/the verify workers were stopped/);
     checkers = undefined;
   });
 
@@ -205,7 +206,7 @@ describe('record checkers', () => {
       liveLogs: async (ids) => ({ here: new Set(ids), lease: new Set<string>() }),
       recordPage: async (_log, from, limit) => {
         if (++reads === 3) throw new Error('connection terminated');
-        return page(from, limit);
+        return rowsOf(page(from, limit));
       },
       records: async () => [],
       leafHashes: async () => [],
@@ -214,7 +215,7 @@ describe('record checkers', () => {
     const options = { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4 };
     await expect(verifyLogs(store, [{ name: 'k', publicKey }], options)).rejects.toThrow('connection terminated');
     // An honest log of the same store shape passes, so the refusal above was the read's.
-    const fine: AuditStore = { ...store, recordPage: async (_log, from, limit) => page(from, Math.max(0, Math.min(limit, 10 - from))) };
+    const fine: AuditStore = { ...store, recordPage: async (_log, from, limit) => rowsOf(page(from, Math.max(0, Math.min(limit, 10 - from)))) };
     expect(await verifyLogs(fine, [{ name: 'k', publicKey }], options)).toMatchObject({ ok: true, leaves: 10 });
   });
 });
