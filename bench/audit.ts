@@ -119,7 +119,7 @@ async function verifyRuns(db: Db, trusted: Array<{ name: string; publicKey: Buff
 }
 
 /** Pages of this many records, as verify reads them. */
-const VERIFY_PAGE = 500;
+const VERIFY_PAGE = 512;
 
 /**
  * Verify's two halves apart, to show which one bounds it on this machine: reading the log page by

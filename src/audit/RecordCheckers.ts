@@ -69,7 +69,7 @@ export function workerCheckers(count: number): RecordCheckers {
       if (!p) return;
       pending.delete(m.id);
       if (m.error !== undefined) p.reject(new Error(`a verify worker failed: ${m.error}`));
-      else p.resolve({ hashes: m.hashes!, passed: m.passed!, ...(m.problem ? { problem: m.problem } : {}), ...(m.copy ? { copy: m.copy } : {}) });
+      else p.resolve({ hashes: m.hashes!, passed: m.passed!, ...(m.problem ? { problem: m.problem } : {}), ...(m.copy ? { copy: m.copy } : {}), ...(m.root ? { root: m.root } : {}) });
     });
     w.on('error', (err) => fail(new Error(`a verify worker failed: ${err.message}`)));
     w.on('exit', (code) => {

@@ -3,7 +3,7 @@ import { parseMeta, type RecordPage, type StoredRecord } from './AuditStore.js';
 import { CopiedRecords, utf8Text, type CopiedColumns, type CopiedPage } from './copiedRecords.js';
 import { leafFacts, type LeafFacts } from './leafFacts.js';
 import { readLeaf, type ReadLeaf } from './leafStorage.js';
-import { leafHash, leafHashHex, leafHashHexOfBytes } from './merkle.js';
+import { leafHash, leafHashHex, leafHashHexOfBytes, perfectRoot } from './merkle.js';
 
 /** What checking one page of records found: their leaf hashes, up to the first broken one. */
 export interface CheckedRecords {
@@ -15,6 +15,13 @@ export interface CheckedRecords {
   problem?: { index: number; message: string };
   /** A copied page's buffer, given back once checked (from a worker: moved back), for reuse. */
   copy?: Uint8Array;
+  /**
+   * When every record passed, the page holds a power of two of them (at least two) and starts at a
+   * multiple of that: the root of their perfect subtree, which verify adds to its tree whole
+   * (Frontier.pushSubtree), so that the thread reading the store hashes one node per page instead
+   * of one per record.
+   */
+  root?: Uint8Array;
 }
 
 /** A record's query columns as verify compares them (subscriberIds null: not a one-dimensional array). */
@@ -87,7 +94,8 @@ export function checkRecords(page: RecordPage | CopiedPage, logId: string, first
     }
     passed++;
   }
-  return { hashes, passed };
+  const perfect = count > 1 && (count & (count - 1)) === 0 && firstIndex % count === 0;
+  return perfect ? { hashes, passed, root: perfectRoot(hashes, count) } : { hashes, passed };
 }
 
 /** Record `i` of a row page (its meta parsed here, on the checking thread). */

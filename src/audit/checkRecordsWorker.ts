@@ -19,7 +19,7 @@ parentPort!.on('message', (m: CheckRequest) => {
     // does a copied page's buffer, for the main thread to read a later page into.
     const copy = 'copy' in m.page ? m.page.copy : undefined;
     parentPort!.postMessage(
-      { id: m.id, passed: result.passed, problem: result.problem, hashes: result.hashes, copy },
+      { id: m.id, passed: result.passed, problem: result.problem, hashes: result.hashes, root: result.root, copy },
       copy ? [result.hashes.buffer as ArrayBuffer, copy.buffer as ArrayBuffer] : [result.hashes.buffer as ArrayBuffer],
     );
   } catch (err) {

@@ -157,6 +157,13 @@ describe('the audit log', () => {
     let leaves = 0;
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, onLeaf: () => leaves++ })).toEqual(report);
     expect(leaves).toBe(1000);
+    // Pages of a power of two are added to the tree whole where no checkpoint falls inside them.
+    for (const pageSize of [8, 32, 512]) {
+      leaves = 0;
+      expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, pageSize, onLeaf: () => leaves++ })).toEqual(report);
+      expect(leaves).toBe(1000);
+      expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 0, pageSize })).toEqual(report);
+    }
     // As `audit verify` runs by default: this thread checks until the workers are up, then they do.
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 2, workersFrom: 0, pageSize: 37 })).toEqual(report);
   });
@@ -181,6 +188,9 @@ describe('the audit log', () => {
         // The same log checked by worker threads, in pages that straddle records and checkpoints,
         // finds the same first break.
         expect(await verifyLogs(dbAuditStore(tx), keys, { witnesses, ...IN_WORKERS })).toEqual(report);
+        // And in pages of 32, each checked whole added to the tree as one subtree, but for those
+        // that hold a checkpoint's size (300, 600) or end the log.
+        expect(await verifyLogs(dbAuditStore(tx), keys, { witnesses, ...IN_WORKERS, pageSize: 32 })).toEqual(report);
         // On PostgreSQL verify reads pages as binary COPY output; read as rows instead (as on
         // PGlite), the same break is found.
         if (tx.copyOut) expect(await verifyLogs(dbAuditStore({ query: tx.query }), keys, { witnesses, workers: 0 })).toEqual(report);

@@ -3,6 +3,7 @@ import {
   consistencyProof,
   EMPTY_ROOT,
   Frontier,
+  perfectRoot,
   leafHashHexOfBytes,
   inclusionProof,
   leafHash,
@@ -43,6 +44,31 @@ describe('RFC 9162 Merkle tree', () => {
     expect(() => f.push(Buffer.alloc(31))).toThrow(RangeError);
     expect(() => f.push(Buffer.alloc(33))).toThrow(RangeError);
     expect(f.size).toBe(70);
+  });
+
+  it('roots a perfect subtree as the recursive definition does, and the frontier takes it whole where it sits', () => {
+    const all = leaves(300);
+    const packed = Buffer.concat(all);
+    for (const count of [1, 2, 4, 8, 64, 256]) expect(perfectRoot(packed, count).equals(rootOf(all.slice(0, count))), `${count} leaves`).toBe(true);
+    expect(perfectRoot(packed.subarray(32 * 8), 8).equals(rootOf(all.slice(8, 16)))).toBe(true);
+    for (const bad of [0, 3, 6, 12]) expect(() => perfectRoot(packed, bad)).toThrow(RangeError);
+    expect(() => perfectRoot(packed.subarray(0, 32 * 7), 8)).toThrow(RangeError);
+    // Subtrees of 8 leaves, single leaves and a subtree of 4 mixed, each at a size it fits: the
+    // same root as pushing every leaf, at every size reached.
+    const f = new Frontier();
+    const steps: Array<[number, number]> = [[0, 3], [8, 3], [16, 0], [17, 0], [18, 0], [19, 0], [20, 2], [24, 3], [32, 3], [40, 0]];
+    for (const [from, height] of steps) {
+      const n = 2 ** height;
+      f.pushSubtree(perfectRoot(packed.subarray(from * 32), n), 0, height);
+      expect(f.size).toBe(from + n);
+      expect(f.root().equals(rootOf(all.slice(0, from + n))), `size ${from + n}`).toBe(true);
+    }
+    // A subtree that would not sit at a multiple of its size is refused, and the frontier is unchanged.
+    expect(() => f.pushSubtree(perfectRoot(packed, 4), 0, 2)).toThrow(/cannot follow 41/);
+    expect(() => f.pushSubtree(packed, 0, -1)).toThrow(RangeError);
+    expect(() => f.pushSubtree(packed, 0, 1.5)).toThrow(RangeError);
+    expect(f.size).toBe(41);
+    expect(f.root().equals(rootOf(all.slice(0, 41)))).toBe(true);
   });
 
   it('hashes a leaf\u2019s UTF-8 bytes as it hashes its text, small or large', () => {
