@@ -63,11 +63,12 @@ const META = `json_build_array(seq, record_id, leaf_hash, at, purpose, caller_su
 
 /**
  * The seq a `meta` text begins with (`[123, ...`), or NaN when it does not begin with a JSON
- * number (a column retyped to numeric gives `[44.4, ...`: read as it is, never rounded).
+ * number (a column retyped to numeric gives `[44.4, ...`: read as JavaScript reads that number).
  */
-function seqOfMeta(meta: string): number {
-  const token = meta.slice(1, meta.indexOf(','));
-  return meta.charCodeAt(0) === 0x5b && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(token) ? Number(token) : NaN;
+export function seqOfMeta(meta: string): number {
+  const end = meta.indexOf(',');
+  const token = meta.slice(1, end);
+  return end > 0 && meta.charCodeAt(0) === 0x5b && /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(token) ? Number(token) : NaN;
 }
 
 /** A record's values from its `meta` text (RecordPage.meta). */
@@ -110,6 +111,13 @@ export interface AuditStore {
   closures(logId: string): Promise<Array<{ size: number; note: string }>>;
   /** Which of these logs have a writer running now (logLiveness). */
   liveLogs(logIds: readonly string[]): Promise<LiveLogs>;
+  /**
+   * How many rows of the log are stored at positions below `size` (or at none: a NULL position),
+   * and, when that is not `size`, the first of them out of sequence (null: a NULL position). Once
+   * a log's first `size` records passed, verify asks this: a row stored where no page looks (a
+   * negative or fractional position, or a position held twice) is found.
+   */
+  rowsBelow(logId: string, size: number): Promise<{ count: number; stray?: number | string | null }>;
 }
 
 /** Copied pages' buffers kept for reuse: as many as verify has pages in flight on a few cores. */
@@ -122,13 +130,13 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
     type Row = { meta: string } & StoredLeaf;
     // The page's seq range alone first; a short page (the end of the log, or a gap) is read again,
     // whole, by the statement that also reads past the range, so it comes from one snapshot.
-    let { rows } = Number.isSafeInteger(fromSeq) && Number.isSafeInteger(limit)
-      ? await db.query<Row>(pageOfRange(columns, ['$1', '$2', '$3']), [logId, fromSeq, limit])
-      : { rows: [] as Row[] };
-    if (rows.length < limit) ({ rows } = await db.query<Row>(pageOfLog(columns), [logId, fromSeq, limit]));
+    // (A stored position is never asked for as it is: verify asks from the index it expects next.)
+    if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(limit)) throw new RangeError(`audit records are read from an integer position, not ${fromSeq}`);
     const page: RecordPage = { seq: [], meta: [], body: [], deflated: [] };
+    let { rows } = await db.query<Row>(pageOfRange(columns, ['$1', '$2', '$3']), [logId, fromSeq, limit]);
+    if (rows.length < limit) ({ rows } = await db.query<Row>(pageOfLog(columns), [logId, fromSeq, limit]));
     const seqs = rows.map((r) => seqOfMeta(r.meta));
-    for (const i of inSeqOrder(seqs, limit)) {
+    for (const i of inSeqOrder(seqs, limit, fromSeq + limit)) {
       const r = rows[i];
       page.seq.push(seqs[i]);
       page.meta.push(r.meta);
@@ -174,7 +182,9 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
       // statement that also reads past the range, so the page still comes from one snapshot.
       const params: [string, string, string] = [sqlConstant(logId), String(fromSeq), String(limit)];
       let copy = await db.copyOut(`COPY (${pageOfRange(COPIED_COLUMNS, params)}) TO STDOUT (FORMAT binary)`, spare.pop(), IN_KEY_ORDER);
-      let seq = CopiedRecords.positions(copy, limit);
+      // One position more than the page: a row stored inside the range beside its records (a
+      // position held twice) is handed over with them, and found, never dropped unread.
+      let seq = CopiedRecords.positions(copy, limit + 1);
       if (!seq || seq.length < limit) {
         copy = await db.copyOut(`COPY (${pageOfLog(COPIED_COLUMNS, params)}) TO STDOUT (FORMAT binary)`, copy.buffer as ArrayBuffer, IN_KEY_ORDER);
         seq = CopiedRecords.positions(copy, limit);
@@ -212,6 +222,21 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
       return rows.map((r) => ({ size: Number(r.tree_size), note: r.note }));
     },
     liveLogs: (logIds) => liveLogIds(db, logIds),
+    async rowsBelow(logId, size) {
+      // Along the primary key (log_id, seq); a NULL position is only possible in a table whose
+      // key was dropped.
+      const below = `FROM audit_records WHERE log_id = $1 AND (seq < $2::bigint OR seq IS NULL)`;
+      const { rows } = await db.query<{ n: string | number }>(`SELECT count(*) AS n ${below}`, [logId, size]);
+      const count = Number(rows[0].n);
+      if (count === size) return { count };
+      // The first row whose position is not its rank among them (ties and NULLs ordered first).
+      const { rows: stray } = await db.query<{ seq: string | number | null }>(
+        `SELECT seq FROM (SELECT seq, row_number() OVER (ORDER BY seq NULLS FIRST) - 1 AS rank ${below}) r
+          WHERE seq IS NULL OR seq <> rank ORDER BY rank LIMIT 1`,
+        [logId, size],
+      );
+      return { count, stray: stray.length > 0 ? stray[0].seq : undefined };
+    },
   };
   return store;
 }
@@ -241,9 +266,13 @@ function seqRange(log: string, from: string, limit: string): string {
   return `log_id = ${log} AND seq >= ${from}::bigint AND seq < ${from}::bigint + ${limit}::bigint`;
 }
 
-/** The records of the seq range [$2, $2 + $3) of log $1 alone, by seq: a full page when none is missing. */
+/**
+ * The records of the seq range [$2, $2 + $3) of log $1 alone, by seq: a full page when none is
+ * missing. Up to one row more than the range can hold, so that a row stored inside it beside the
+ * page's records (at a fractional position, or at one held twice) comes with them.
+ */
 function pageOfRange(columns: string, [log, from, limit]: [string, string, string]): string {
-  return `SELECT ${columns} FROM audit_records WHERE ${seqRange(log, from, limit)} ORDER BY seq`;
+  return `SELECT ${columns} FROM audit_records WHERE ${seqRange(log, from, limit)} ORDER BY seq LIMIT ${limit}::bigint + 1`;
 }
 
 /**
@@ -273,8 +302,12 @@ function sqlConstant(text: string): string {
   return `${tag}${text}${tag}`;
 }
 
-/** The indexes of the first `limit` of `seqs` in seq order (they come in order in practice; sorting here keeps that a check, not an assumption). */
-function inSeqOrder(seqs: number[], limit: number): number[] {
+/**
+ * The indexes of the first `limit` of `seqs` in seq order, and of any after them still below `end`
+ * (rows inside the page's range beyond what it can hold: kept, for verify to find). They come in
+ * order in practice; sorting here keeps that a check, not an assumption.
+ */
+function inSeqOrder(seqs: number[], limit: number, end = -Infinity): number[] {
   const order = seqs.map((_, i) => i);
   for (let i = 1; i < seqs.length; i++) {
     if (!(seqs[i - 1] < seqs[i])) {
@@ -282,5 +315,7 @@ function inSeqOrder(seqs: number[], limit: number): number[] {
       break;
     }
   }
-  return order.length > limit ? order.slice(0, limit) : order;
+  let keep = Math.min(limit, order.length);
+  while (keep < order.length && seqs[order[keep]] < end) keep++;
+  return order.slice(0, keep);
 }

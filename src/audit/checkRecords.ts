@@ -113,7 +113,11 @@ const VERIFY_PROBLEMS: Record<Extract<ReadLeaf, { problem: unknown }>['problem']
 
 /** Checks `record`, expected at `index`; on success writes its leaf hash at slot `slot` of `out`. */
 function checkOne(record: RecordToCheck, index: number, logId: string, out: Buffer, slot: number): { message: string; index?: number } | undefined {
-  if (record.seq !== index) return { message: `record ${index} is missing (the next stored record is ${record.seq})` };
+  if (record.seq !== index) {
+    // Below the index (a position held twice, or a fractional one): a row added among the records.
+    if (record.seq < index) return { message: `a record was inserted before record ${index}, at position ${record.seq}` };
+    return { message: `record ${index} is missing (the next stored record is ${record.seq})` };
+  }
   let body: string;
   let hash: string;
   if (typeof record.body === 'object' && record.body !== null && record.deflated === null) {

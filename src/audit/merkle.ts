@@ -114,7 +114,7 @@ export class Frontier {
  * each: MTH of RFC 9162 for that many leaves. Works in one scratch copy, level by level.
  */
 export function perfectRoot(hashes: Uint8Array, count: number): Buffer {
-  if (count < 1 || (count & (count - 1)) !== 0 || hashes.length < count * 32) throw new RangeError('a perfect tree has a power of two of leaves');
+  if (!Number.isInteger(count) || count < 1 || (count & (count - 1)) !== 0 || hashes.length < count * 32) throw new RangeError('a perfect tree has a power of two of leaves');
   const level = Buffer.from(hashes.subarray(0, count * 32));
   const node = Buffer.alloc(65);
   node[0] = 0x01;

@@ -45,6 +45,7 @@ export async function proveRecord(store: AuditStore, recordId: string): Promise<
   if (!m) throw new Error(`"${recordId}" is not a record id (log-id-index).`);
   const [, logId, indexText] = m;
   const index = Number(indexText);
+  if (!Number.isSafeInteger(index)) throw new Error(`Record "${recordId}" is not in the log.`);
   const [record] = await store.records(logId, index, 1);
   if (!record || record.seq !== index || record.recordId !== recordId) throw new Error(`Record "${recordId}" is not in the log.`);
   const checkpoints = (await signedNotes(store, logId)).filter((c) => c.size > index);

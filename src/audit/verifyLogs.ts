@@ -143,7 +143,10 @@ async function verifyLog(
       if (reading && checking.length < checkers.depth + 1) {
         const page: RecordPage | CopiedPage = await reading;
         const n: number = page.seq.length;
-        reading = n === pageSize ? store.recordPage(log.logId, page.seq[n - 1] + 1, pageSize) : undefined;
+        // From the index the next record should hold: a page that passes ends at readIndex + n - 1,
+        // and one that does not stops verify (a stored position, which may be anything, is never
+        // asked for).
+        reading = n === pageSize ? store.recordPage(log.logId, readIndex + n, pageSize) : undefined;
         reading?.catch(() => undefined); // awaited on a later turn, or in finally
         const result = checkers.check(page, log.logId, readIndex);
         result.catch(() => undefined); // awaited in order below
@@ -162,10 +165,12 @@ async function verifyLog(
         (next >= checkpoints.length || checkpoints[next].size >= frontier.size + checked.passed);
       for (let pushed = 0; pushed < checked.passed; ) {
         if (whole) {
-          frontier.pushSubtree(checked.root!, 0, Math.log2(checked.passed));
+          frontier.pushSubtree(checked.root!, 0, 31 - Math.clz32(checked.passed));
+          if (onLeaf) for (let i = 0; i < checked.passed; i++) onLeaf();
           pushed = checked.passed;
         } else {
           frontier.pushFrom(checked.hashes, pushed++ * 32);
+          onLeaf?.();
         }
         while (next < checkpoints.length && checkpoints[next].size === frontier.size) {
           if (!frontier.root().equals(checkpoints[next].root)) {
@@ -179,7 +184,6 @@ async function verifyLog(
           next++;
         }
       }
-      if (onLeaf) for (let i = 0; i < checked.passed; i++) onLeaf();
       if (checked.problem) return { records: frontier.size, checkpoints: checkpoints.length, problem: problem(checked.problem.index, checked.problem.message) };
     }
   } finally {
@@ -190,6 +194,22 @@ async function verifyLog(
   }
   const index = frontier.size;
   const counts = { records: index, checkpoints: checkpoints.length };
+  // Pages read positions from 0 up, each range once: a row stored at a negative or fractional
+  // position, or at a position a row already holds, would never be read, yet reports and replay
+  // read every row. The rows below the verified size must be exactly those verified.
+  const below = await store.rowsBelow(log.logId, index);
+  if (below.count !== index) {
+    const stray = below.stray === undefined ? undefined : below.stray === null ? null : Number(below.stray);
+    const at = stray === undefined || stray === null || !(stray >= 0) ? 0 : Math.min(index, Math.floor(stray));
+    return {
+      ...counts,
+      problem: problem(
+        at,
+        `records were inserted: ${below.count} rows are stored at positions below ${index}, where the ${index} records verified hold each position once` +
+          (stray === undefined ? '' : ` (the first out of sequence is at position ${stray === null ? 'NULL' : String(below.stray)})`),
+      ),
+    };
+  }
   if (end && index > end.size) {
     return { ...counts, problem: problem(end.size, `the log was ${endedBy!.kind} at ${end.size} records, but holds ${index}: record ${end.size} and any after it were added later`) };
   }

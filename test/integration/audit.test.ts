@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   checkProof,
   dbAuditStore,
@@ -17,7 +17,7 @@ import {
   type TrustedKey,
   type VerifyReport,
 } from '../../src/audit/index.js';
-import { leafHash } from '../../src/audit/merkle.js';
+import { Frontier, leafHash } from '../../src/audit/merkle.js';
 import { recordConsent } from '../../src/consent/index.js';
 import type { Db } from '../../src/db/index.js';
 import { composeSupergraph } from '../../src/gateway/index.js';
@@ -157,12 +157,24 @@ describe('the audit log', () => {
     let leaves = 0;
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, onLeaf: () => leaves++ })).toEqual(report);
     expect(leaves).toBe(1000);
-    // Pages of a power of two are added to the tree whole where no checkpoint falls inside them.
-    for (const pageSize of [8, 32, 512]) {
-      leaves = 0;
-      expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, pageSize, onLeaf: () => leaves++ })).toEqual(report);
-      expect(leaves).toBe(1000);
-      expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 0, pageSize })).toEqual(report);
+    // Pages of a power of two are added to the tree whole where no checkpoint (300, 600, 1000)
+    // falls inside them: of the 125 pages of 8, all but the one holding 300 (296-303); of the 32
+    // pages of 32, all but those holding 300 and 600 (the last, 992-999, is a whole subtree of 8);
+    // none of 512 (0-511 holds 300; 512-999 is not a power of two).
+    const subtrees = vi.spyOn(Frontier.prototype, 'pushSubtree');
+    try {
+      for (const [pageSize, whole] of [[8, 124], [32, 30], [512, 0]]) {
+        leaves = 0;
+        subtrees.mockClear();
+        expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, ...IN_WORKERS, pageSize, onLeaf: () => leaves++ })).toEqual(report);
+        expect(leaves).toBe(1000);
+        expect(subtrees.mock.calls.filter(([, , height]) => height > 0)).toHaveLength(whole);
+        subtrees.mockClear();
+        expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 0, pageSize })).toEqual(report);
+        expect(subtrees.mock.calls.filter(([, , height]) => height > 0)).toHaveLength(whole);
+      }
+    } finally {
+      subtrees.mockRestore();
     }
     // As `audit verify` runs by default: this thread checks until the workers are up, then they do.
     expect(await verifyLogs(dbAuditStore(db), [key], { witnesses, workers: 2, workersFrom: 0, pageSize: 37 })).toEqual(report);
@@ -381,6 +393,43 @@ describe('the audit log', () => {
         return 44;
       },
       /record 44 is missing \(the next stored record is 44\.4\)/,
+    ],
+    [
+      'a record inserted at a negative position, where no page reads',
+      async (tx) => {
+        await appendForged(tx, -1);
+        return 0;
+      },
+      /^records were inserted: 1001 rows are stored at positions below 1000, where the 1000 records verified hold each position once \(the first out of sequence is at position -1\)$/,
+    ],
+    [
+      'a record inserted at no position (the key and NOT NULL dropped)',
+      async (tx) => {
+        await tx.query('ALTER TABLE audit_records DROP CONSTRAINT audit_records_pkey');
+        await tx.query('ALTER TABLE audit_records ALTER COLUMN seq DROP NOT NULL');
+        await tx.query(`INSERT INTO audit_records (log_id, seq, record_id, at, leaf_hash, body) SELECT log_id, NULL, record_id || '-again', at, leaf_hash, body FROM audit_records WHERE log_id = $1 AND seq = 5`, [logId]);
+        return 0;
+      },
+      /^records were inserted: 1001 rows are stored at positions below 1000, .* \(the first out of sequence is at position NULL\)$/,
+    ],
+    [
+      'a record inserted at a fractional position inside a page, beside a full page of records',
+      async (tx) => {
+        await tx.query('ALTER TABLE audit_records ALTER COLUMN seq TYPE numeric');
+        await appendForged(tx, 511.5);
+        return 512;
+      },
+      /^a record was inserted before record 512, at position 511\.5$/,
+    ],
+    [
+      'a second record at a position a record holds (the key dropped)',
+      async (tx) => {
+        await tx.query('ALTER TABLE audit_records DROP CONSTRAINT audit_records_pkey');
+        await tx.query('ALTER TABLE audit_records DROP CONSTRAINT audit_records_record_id_key');
+        await appendForged(tx, 700);
+        return 701;
+      },
+      /^a record was inserted before record 701, at position 700$/,
     ],
     [
       'a record\u2019s subscribers column set to NULL (a record of no subscriber: not read as empty)',

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditWriter, dbAuditStore, loadOrCreateAuditSigner, type AuditEntry } from '../../src/audit/index.js';
+import { seqOfMeta } from '../../src/audit/AuditStore.js';
 import { openTestDb } from '../harness.js';
 
 const entry = (i: number): AuditEntry => ({
@@ -15,6 +16,28 @@ const entry = (i: number): AuditEntry => ({
   documentHash: null,
   rejection: null,
   decisions: [{ subscriberId: `sub-${i % 3}`, coordinate: 'Subscriber.fullName', effect: 'ALLOW', count: 1 }],
+});
+
+describe('a row page record\u2019s position, read from the start of its meta text', () => {
+  it.each<[string, number]>([
+    ['[5, "gw-5", "ab"]', 5],
+    ['[0,"gw-0"]', 0],
+    ['[44.4, "gw-44"]', 44.4],
+    ['[-1, "gw"]', -1],
+    ['[5.0, "x"]', 5],
+    ['[1e+20, "x"]', 1e20],
+    ['[null, "x"]', NaN],
+    ['["5", "x"]', NaN],
+    ['["NaN", "x"]', NaN],
+    ['[[5], "x"]', NaN],
+    ['[5 , "x"]', NaN],
+    ['5, "x"]', NaN],
+    ['[5]', NaN],
+    ['[0x10, "x"]', NaN],
+    ['[, "x"]', NaN],
+  ])('%s -> %s', (meta, seq) => {
+    expect(seqOfMeta(meta)).toBe(seq);
+  });
 });
 
 describe('the audit store', () => {

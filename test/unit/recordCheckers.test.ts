@@ -4,7 +4,7 @@ import { verifyLogs } from '../../src/audit/verifyLogs.js';
 import { canonicalJson } from '../../src/audit/canonicalJson.js';
 import { checkRecords } from '../../src/audit/checkRecords.js';
 import { DEFLATE_UP_TO } from '../../src/audit/leafStorage.js';
-import { leafHashHex } from '../../src/audit/merkle.js';
+import { leafHashHex, perfectRoot } from '../../src/audit/merkle.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
 import { CopiedRecords, type CopiedPage } from '../../src/audit/copiedRecords.js';
@@ -119,6 +119,25 @@ describe('record checkers', () => {
     expect(Buffer.from(there.copy!).equals(Buffer.from(copied.copy))).toBe(true);
   });
 
+  it('root a whole page of a power of two of records, at a multiple of its size, as one perfect subtree, here and in a worker, in both forms', async () => {
+    checkers = workerCheckers(1);
+    await checkers.untilReady();
+    const t = page(16, 16);
+    const expected = perfectRoot(Buffer.concat(t.leafHash.map((h) => Buffer.from(h, 'hex'))), 16);
+    for (const form of [rowsOf(t), copiedOf(t)]) {
+      const here = checkRecords(form, LOG, 16);
+      expect(here.passed).toBe(16);
+      expect(Buffer.from(here.root!).equals(expected)).toBe(true);
+      const there = await checkers.check(form, LOG, 16); // (a copied page's buffer moves to the worker: checked here first)
+      expect(Buffer.from(there.root!).equals(expected)).toBe(true);
+    }
+    // No root for a page that is not whole, not a power of two, or not at a multiple of its size.
+    expect(checkRecords(rowsOf(edited(t, 3, (p, i) => { p.body[i] = '7'; })), LOG, 16).root).toBeUndefined();
+    expect(checkRecords(rowsOf(page(16, 12)), LOG, 16).root).toBeUndefined();
+    expect(checkRecords(rowsOf(page(8, 16)), LOG, 8).root).toBeUndefined();
+    expect(checkRecords(rowsOf(page(16, 1)), LOG, 16).root).toBeUndefined();
+  });
+
   /** Page(10, 5) in the COPY form, with tuple `i` (or the whole output) replaced. */
   const copiedWith = (i: number, tuple: Buffer | ((fields: Array<Uint8Array | null>) => void)): CopiedPage => {
     const honest = copiedOf(page(10, 5));
@@ -210,6 +229,7 @@ describe('record checkers', () => {
       },
       records: async () => [],
       leafHashes: async () => [],
+      rowsBelow: async (_log, size) => ({ count: size }),
       recordsBetween: async () => [],
     };
     const options = { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4 };
