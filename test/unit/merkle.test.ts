@@ -51,7 +51,7 @@ describe('RFC 9162 Merkle tree', () => {
     const packed = Buffer.concat(all);
     for (const count of [1, 2, 4, 8, 64, 256]) expect(perfectRoot(packed, count).equals(rootOf(all.slice(0, count))), `${count} leaves`).toBe(true);
     expect(perfectRoot(packed.subarray(32 * 8), 8).equals(rootOf(all.slice(8, 16)))).toBe(true);
-    for (const bad of [0, 3, 6, 12]) expect(() => perfectRoot(packed, bad)).toThrow(RangeError);
+    for (const bad of [0, 3, 6, 12, 2.5, 4.2]) expect(() => perfectRoot(packed, bad)).toThrow(RangeError);
     expect(() => perfectRoot(packed.subarray(0, 32 * 7), 8)).toThrow(RangeError);
     // Subtrees of 8 leaves, single leaves and a subtree of 4 mixed, each at a size it fits: the
     // same root as pushing every leaf, at every size reached.
