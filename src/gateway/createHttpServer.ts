@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { CONSENT_CLOCK_TOLERANCE_MS, databaseClockAheadMs } from '../consent/clockSkew.js';
 import type { Db } from '../db/index.js';
 import type { Gateway } from './createGateway.js';
+import { requestIdOf } from './requestIdOf.js';
 
 /** Whether the gateway can serve now, and if not, why (for GET /readyz). */
 export type Readiness = () => Promise<{ ready: true } | { ready: false; reason: string }>;
@@ -49,6 +50,8 @@ export function createHttpServer(
       });
       return;
     }
+    // Every other route answers with the request's id too: the client's X-Request-Id echoed, or one made here.
+    res.setHeader('x-request-id', requestIdOf(req));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // A clear answer, as for a route that does not exist (Node leaves out the body for HEAD).
       res.statusCode = 405;

@@ -51,6 +51,24 @@ describe('GET /metrics', () => {
     expect((await fetch(`${base}/healthz`, { method: 'HEAD' })).status).toBe(200);
   });
 
+  it.each([
+    ['GET', '/healthz', 200],
+    ['GET', '/readyz', 200],
+    ['GET', '/metrics', 200],
+    ['POST', '/healthz', 405],
+    ['GET', '/nowhere', 404],
+  ])('echoes X-Request-Id on %s %s, and makes one when none (or a malformed one) is sent', async (method, path, status) => {
+    const url = gw.url.replace(/\/graphql$/, path);
+    const echoed = await fetch(url, { method, headers: { 'x-request-id': 'probe-42.a:b' } });
+    expect(echoed.status).toBe(status);
+    expect(echoed.headers.get('x-request-id')).toBe('probe-42.a:b');
+    const unusable: Array<Record<string, string>> = [{}, { 'x-request-id': 'not an id' }, { 'x-request-id': 'x'.repeat(129) }];
+    for (const headers of unusable) {
+      const made = await fetch(url, { method, headers });
+      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+  });
+
   it('names every metric purposegate_<name>, with no repeated prefix', () => {
     expect(names.length).toBeGreaterThan(10);
     for (const name of names) {
