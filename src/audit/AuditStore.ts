@@ -117,7 +117,7 @@ export interface AuditStore {
    * a log's first `size` records passed, verify asks this: a row stored where no page looks (a
    * negative or fractional position, or a position held twice) is found.
    */
-  rowsBelow(logId: string, size: number): Promise<{ count: number; stray?: number | string | null }>;
+  rowsBelow(logId: string, size: number): Promise<{ count: number; stray?: number | null }>;
 }
 
 /** Copied pages' buffers kept for reuse: as many as verify has pages in flight on a few cores. */
@@ -235,7 +235,7 @@ export function dbAuditStore(db: Pick<Db, 'query' | 'copyOut'> & { kind?: Db['ki
           WHERE seq IS NULL OR seq <> rank ORDER BY rank LIMIT 1`,
         [logId, size],
       );
-      return { count, stray: stray.length > 0 ? stray[0].seq : undefined };
+      return { count, ...(stray.length > 0 ? { stray: stray[0].seq === null ? null : Number(stray[0].seq) } : {}) };
     },
   };
   return store;

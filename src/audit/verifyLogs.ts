@@ -199,14 +199,14 @@ async function verifyLog(
   // read every row. The rows below the verified size must be exactly those verified.
   const below = await store.rowsBelow(log.logId, index);
   if (below.count !== index) {
-    const stray = below.stray === undefined ? undefined : below.stray === null ? null : Number(below.stray);
+    const { stray } = below;
     const at = stray === undefined || stray === null || !(stray >= 0) ? 0 : Math.min(index, Math.floor(stray));
     return {
       ...counts,
       problem: problem(
         at,
         `records were inserted: ${below.count} rows are stored at positions below ${index}, where the ${index} records verified hold each position once` +
-          (stray === undefined ? '' : ` (the first out of sequence is at position ${stray === null ? 'NULL' : String(below.stray)})`),
+          (stray === undefined ? '' : ` (the first out of sequence is at position ${stray === null ? 'NULL' : stray})`),
       ),
     };
   }
