@@ -97,7 +97,7 @@ export interface AuditStore {
   records(logId: string, fromSeq: number, limit: number): Promise<StoredRecord[]>;
   /**
    * The same records as records(), for `audit verify`: column by column with the query columns
-   * unparsed, or, where the database can (PostgreSQL), as one binary COPY output.
+   * unparsed, or, where the database has copyOut (PostgreSQL and PGlite), as one binary COPY output.
    */
   recordPage(logId: string, fromSeq: number, limit: number): Promise<RecordPage | CopiedPage>;
   /** Takes back the buffer of a copied page that has been checked, for a later page (optional). */

@@ -34,12 +34,12 @@ export interface Db {
    */
   session<T>(fn: (conn: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   /**
-   * Runs one `COPY (...) TO STDOUT` statement and returns its whole output, when the store can
-   * (PostgreSQL; absent on PGlite). The view's ArrayBuffer holds nothing else, so it can be
+   * Runs one `COPY (...) TO STDOUT` statement and returns its whole output (PostgreSQL: over the
+   * connection; PGlite: written to a device file of its own file system, see pgliteCopy.ts). The view's ArrayBuffer holds nothing else, so it can be
    * transferred to a worker thread. `into`: a buffer to gather the output in (reused: no new
    * memory per call; a larger one is made when it is too small). `settings`: planner settings
    * (name, value: lower-case words) for this statement alone, as SET LOCAL in the statement's
-   * own implicit transaction; inside a transaction they are checked but not applied (they would
+   * own transaction; inside a transaction they are checked but not applied (they would
    * outlast the statement).
    */
   copyOut?(sql: string, into?: ArrayBuffer, settings?: CopySettings): Promise<Uint8Array>;
@@ -53,3 +53,11 @@ export interface Db {
 
 /** Planner settings for one COPY (see Db.copyOut): name and value pairs. */
 export type CopySettings = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** `settings`, refused unless every name and value is a plain lower-case word (they are written into SQL). */
+export function checkedSettings(settings: CopySettings | undefined): CopySettings {
+  for (const [name, value] of settings ?? []) {
+    if (!/^[a-z_]+$/.test(name) || !/^[a-z_0-9]+$/.test(value)) throw new Error(`not a planner setting: ${name} = ${value}`);
+  }
+  return settings ?? [];
+}

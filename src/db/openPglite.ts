@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { Db } from './Db.js';
+import { checkedSettings, type Db } from './Db.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
+import { pgliteCopier } from './pgliteCopy.js';
 
 /** An embedded database and the lock that makes this process its only opener. */
 export interface PgliteDb extends Db {
@@ -24,6 +25,23 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
   }
   // PGlite is one connection: serialise transactions so statements of two never interleave.
   let chain: Promise<unknown> = Promise.resolve();
+  const copy = pgliteCopier(pg);
+  const transaction = <T>(fn: (tx: Pick<Db, 'query' | 'copyOut'>) => Promise<T>): Promise<T> => {
+    const run = chain.then(() =>
+      pg.transaction((tx) =>
+        fn({
+          query: (sql, params) => tx.query(sql, params as unknown[] | undefined),
+          // Inside a transaction the settings are checked, not applied (see Db.copyOut).
+          copyOut: async (sql, into, settings) => {
+            checkedSettings(settings);
+            return copy(sql, into, (text) => tx.query(text));
+          },
+        }),
+      ),
+    );
+    chain = run.catch(() => undefined);
+    return run as Promise<T>;
+  };
   return {
     kind: 'pglite',
     lock,
@@ -31,12 +49,14 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     exec: async (sql) => {
       await pg.exec(sql);
     },
-    transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T> {
-      const run = chain.then(() =>
-        pg.transaction((tx) => fn({ query: (sql, params) => tx.query(sql, params as unknown[] | undefined) })),
-      );
-      chain = run.catch(() => undefined);
-      return run as Promise<T>;
+    transaction,
+    async copyOut(sql, into, settings) {
+      if (checkedSettings(settings).length === 0) return copy(sql, into, (text) => pg.query(text));
+      // SET LOCAL lasts for this transaction alone: the COPY's own.
+      return transaction(async (tx) => {
+        for (const [name, value] of settings!) await tx.query(`SET LOCAL ${name} = ${value}`);
+        return tx.copyOut!(sql, into);
+      });
     },
     // One connection, whose every query already waits for the one before (and for transactions).
     session: (fn) => fn({ query: (sql, params) => pg.query(sql, params as unknown[] | undefined) }),
@@ -49,3 +69,4 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     },
   };
 }
+

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { DatabaseUnavailableError } from './DatabaseUnavailableError.js';
-import type { CopySettings, Db, QueryOptions } from './Db.js';
+import { checkedSettings, type CopySettings, type Db, type QueryOptions } from './Db.js';
 import { CopyOutQuery } from './copyOut.js';
 
 /**
@@ -188,9 +188,7 @@ export async function openPostgres(url: string, options: { max?: number; queryTi
  * release the COPY's lock on its tables (a plan setting changes the cost, never the output).
  */
 export function withSettings(sql: string, settings: CopySettings | undefined, inTransaction: boolean): string {
-  for (const [name, value] of settings ?? []) {
-    if (!/^[a-z_]+$/.test(name) || !/^[a-z_0-9]+$/.test(value)) throw new Error(`not a planner setting: ${name} = ${value}`);
-  }
+  checkedSettings(settings);
   if (inTransaction || !settings || settings.length === 0) return sql;
   return `${settings.map(([name, value]) => `SET LOCAL ${name} = ${value};`).join(' ')} ${sql}`;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgres, type Db } from '../../src/db/index.js';
+import { openPglite, openPostgres, type Db } from '../../src/db/index.js';
 import { openTestDb } from '../harness.js';
 
 /** A binary COPY output's tuples, each as its fields' values (latin1 text), read by hand. */
@@ -120,6 +120,94 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () =
   });
 
   it('reads inside a transaction on its connection, seeing what the transaction wrote', async () => {
+    await store.exec('CREATE TABLE copy_tx (v text)');
+    await store
+      .transaction(async (tx) => {
+        await tx.query(`INSERT INTO copy_tx VALUES ('uncommitted')`);
+        expect(tuples(await tx.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([['uncommitted']]);
+        throw new Error('rollback');
+      })
+      .catch((e: Error) => {
+        if (e.message !== 'rollback') throw e;
+      });
+    expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
+  });
+});
+
+describe('COPY output (PGlite)', () => {
+  let store: Db;
+  beforeAll(async () => {
+    store = await openPglite('memory://');
+  });
+  afterAll(() => store?.close());
+
+  it('returns the whole output in one buffer of its own, gathered into a buffer it is given when that is large enough', async () => {
+    const small = await store.copyOut!(series(3));
+    expect(tuples(small)).toEqual([['1'], ['2'], ['3']]);
+    expect(small.byteOffset).toBe(0); // a view of its own ArrayBuffer: it can be moved to a worker thread
+    const into = new ArrayBuffer(1 << 16);
+    const reused = await store.copyOut!(series(5), into);
+    expect(reused.buffer).toBe(into);
+    expect(tuples(reused).map(([v]) => v)).toEqual(['1', '2', '3', '4', '5']);
+    // Larger than the buffer given (about 1.2 MB): a larger one is made, nothing is lost.
+    const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024));
+    const all = tuples(big);
+    expect(all).toHaveLength(100_000);
+    expect(all[99_999]).toEqual(['100000']);
+    // The text format too: the options are the statement's own.
+    expect(Buffer.from(await store.copyOut!(`COPY (SELECT 'a' UNION ALL SELECT 'b') TO STDOUT`)).toString()).toBe('a\nb\n');
+  });
+
+  it('gives each COPY its own output, however many run at once, and removes its device file after it', async () => {
+    const outputs = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => store.copyOut!(series(n * 1000))));
+    outputs.forEach((out, i) => {
+      const values = tuples(out).map(([v]) => v);
+      expect(values).toHaveLength((i + 1) * 1000);
+      expect(values[values.length - 1]).toBe(String((i + 1) * 1000));
+    });
+    const { rows } = await store.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM generate_series(0, 50) g WHERE pg_stat_file('/dev/purposegate-copy-' || g, true) IS NOT NULL`,
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('rejects with the database\u2019s error when the statement fails midway, and the next COPY holds only its own output', async () => {
+    await expect(store.copyOut!('COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT (FORMAT binary)')).rejects.toThrow(/division by zero/);
+    await expect(store.copyOut!('COPY (SELECT * FROM no_such_table) TO STDOUT (FORMAT binary)')).rejects.toThrow(/no_such_table/);
+    expect(tuples(await store.copyOut!(series(2)))).toEqual([['1'], ['2']]);
+  });
+
+  it('refuses a statement that is not one COPY of a query to the client, before it runs', async () => {
+    await expect(store.copyOut!('SELECT 1')).rejects.toThrow(/only a "COPY \(query\) TO STDOUT"/);
+    await expect(store.copyOut!('')).rejects.toThrow(/empty/);
+    await expect(store.copyOut!('CREATE TEMP TABLE t (x int); COPY t FROM STDIN')).rejects.toThrow(/only a "COPY \(query\) TO STDOUT"/);
+    await expect(store.copyOut!(`COPY (SELECT 1) TO '/tmp/copied'`)).rejects.toThrow(/only a "COPY \(query\) TO STDOUT"/);
+    // Two statements (the first would write to the client, whom PGlite has no COPY channel to): refused by the database.
+    await expect(store.copyOut!(`${series(1)}; ${series(2)}`)).rejects.toThrow(/multiple commands/);
+    expect(tuples(await store.copyOut!(series(1)))).toEqual([['1']]);
+  });
+
+  it('sets planner settings for the COPY alone, never past it; inside a transaction, not at all', async () => {
+    const setting = `COPY (SELECT current_setting('enable_sort') || ',' || current_setting('enable_bitmapscan')) TO STDOUT (FORMAT binary)`;
+    const off = [['enable_sort', 'off'], ['enable_bitmapscan', 'off']] as const;
+    expect(tuples(await store.copyOut!(setting, undefined, off))).toEqual([['off,off']]);
+    expect(tuples(await store.copyOut!(setting))).toEqual([['on,on']]);
+    const { rows } = await store.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
+    expect(rows[0].s).toBe('on');
+    const inTx = await store.transaction(async (tx) => {
+      await tx.query('CREATE TEMP TABLE kept (x int)');
+      await tx.query('INSERT INTO kept VALUES (1)');
+      const during = tuples(await tx.copyOut!(setting, undefined, off));
+      const kept = await tx.query<{ n: string }>('SELECT count(*)::text AS n FROM kept');
+      const after = await tx.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
+      return { during, kept: kept.rows[0].n, after: after.rows[0].s };
+    });
+    expect(inTx).toEqual({ during: [['on,on']], kept: '1', after: 'on' });
+    await expect(store.transaction((tx) => tx.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']]))).rejects.toThrow(/not a planner setting/);
+    await expect(store.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']])).rejects.toThrow(/not a planner setting/);
+  });
+
+  it('reads inside a transaction, seeing what the transaction wrote', async () => {
     await store.exec('CREATE TABLE copy_tx (v text)');
     await store
       .transaction(async (tx) => {

@@ -203,8 +203,8 @@ describe('the audit log', () => {
         // And in pages of 32, each checked whole added to the tree as one subtree, but for those
         // that hold a checkpoint's size (300, 600) or end the log.
         expect(await verifyLogs(dbAuditStore(tx), keys, { witnesses, ...IN_WORKERS, pageSize: 32 })).toEqual(report);
-        // On PostgreSQL verify reads pages as binary COPY output; read as rows instead (as on
-        // PGlite), the same break is found.
+        // Verify reads pages as binary COPY output (over the connection on PostgreSQL, through a
+        // device file on PGlite); read as rows instead, the same break is found.
         if (tx.copyOut) expect(await verifyLogs(dbAuditStore({ query: tx.query }), keys, { witnesses, workers: 0 })).toEqual(report);
         throw new Error('rollback');
       })
