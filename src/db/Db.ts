@@ -35,12 +35,12 @@ export interface Db {
   session<T>(fn: (conn: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   /**
    * Runs one `COPY (...) TO STDOUT` statement and returns its whole output (PostgreSQL: over the
-   * connection; PGlite: written to a device file of its own file system, see pgliteCopy.ts). The view's ArrayBuffer holds nothing else, so it can be
-   * transferred to a worker thread. `into`: a buffer to gather the output in (reused: no new
-   * memory per call; a larger one is made when it is too small). `settings`: planner settings
-   * (name, value: lower-case words) for this statement alone, as SET LOCAL in the statement's
-   * own transaction; inside a transaction they are checked but not applied (they would
-   * outlast the statement).
+   * connection; PGlite: written to a device file of its own file system, see pgliteCopier.ts).
+   * The view's ArrayBuffer holds nothing else, so it can be transferred to a worker thread.
+   * `into`: a buffer to gather the output in (reused: no new memory per call; a larger one is
+   * made when it is too small). `settings`: planner settings (name, value: lower-case words) for
+   * this statement alone, as SET LOCAL in the statement's own transaction; inside a transaction
+   * they are checked but not applied (they would outlast the statement).
    */
   copyOut?(sql: string, into?: ArrayBuffer, settings?: CopySettings): Promise<Uint8Array>;
   /**

@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { checkedSettings, type Db } from './Db.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
-import { pgliteCopier } from './pgliteCopy.js';
+import { pgliteCopier } from './pgliteCopier.js';
 
 /** An embedded database and the lock that makes this process its only opener. */
 export interface PgliteDb extends Db {
@@ -69,4 +69,3 @@ export async function openPglite(dataDir: string): Promise<PgliteDb> {
     },
   };
 }
-

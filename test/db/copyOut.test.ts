@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openPglite, openPostgres, type Db } from '../../src/db/index.js';
 import { openTestDb } from '../harness.js';
 
@@ -158,23 +161,46 @@ describe('COPY output (PGlite)', () => {
     expect(Buffer.from(await store.copyOut!(`COPY (SELECT 'a' UNION ALL SELECT 'b') TO STDOUT`)).toString()).toBe('a\nb\n');
   });
 
-  it('gives each COPY its own output, however many run at once, and removes its device file after it', async () => {
+  /** How many of the COPYs' device files are left (each is removed after its COPY, whatever happened). */
+  const deviceFilesLeft = async () =>
+    (await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM generate_series(0, 100) g WHERE pg_stat_file('/dev/purposegate-copy-' || g, true) IS NOT NULL`)).rows[0].n;
+
+  it('gives each COPY its own output, however many are asked for at once (PGlite runs them one after another), and removes its device file after it', async () => {
     const outputs = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => store.copyOut!(series(n * 1000))));
     outputs.forEach((out, i) => {
       const values = tuples(out).map(([v]) => v);
       expect(values).toHaveLength((i + 1) * 1000);
       expect(values[values.length - 1]).toBe(String((i + 1) * 1000));
     });
-    const { rows } = await store.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM generate_series(0, 50) g WHERE pg_stat_file('/dev/purposegate-copy-' || g, true) IS NOT NULL`,
-    );
-    expect(rows[0].n).toBe(0);
+    expect(await deviceFilesLeft()).toBe(0);
+  });
+
+  it('fails the COPY, with the reason, when its output cannot be held, and goes on', async () => {
+    const alloc = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation(() => {
+      throw new RangeError('Array buffer allocation failed');
+    });
+    try {
+      // A buffer too small for the output: growing it fails inside PGlite's write to the device.
+      await expect(store.copyOut!(series(10_000), new ArrayBuffer(1024))).rejects.toThrow(/the COPY output could not be held: Array buffer allocation failed/);
+    } finally {
+      alloc.mockRestore();
+    }
+    expect(tuples(await store.copyOut!(series(3), new ArrayBuffer(1024)))).toEqual([['1'], ['2'], ['3']]);
+    expect(await deviceFilesLeft()).toBe(0);
   });
 
   it('rejects with the database\u2019s error when the statement fails midway, and the next COPY holds only its own output', async () => {
     await expect(store.copyOut!('COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT (FORMAT binary)')).rejects.toThrow(/division by zero/);
     await expect(store.copyOut!('COPY (SELECT * FROM no_such_table) TO STDOUT (FORMAT binary)')).rejects.toThrow(/no_such_table/);
     expect(tuples(await store.copyOut!(series(2)))).toEqual([['1'], ['2']]);
+    expect(await deviceFilesLeft()).toBe(0);
+  });
+
+  it('refuses a statement whose COPY went elsewhere (its `TO STDOUT` in a comment), never taking it for an empty output', async () => {
+    // (In memory: the file it wrote is in PGlite's own file system.)
+    await expect(store.copyOut!(`COPY (SELECT 'elsewhere') TO '/tmp/elsewhere' -- ) TO STDOUT`)).rejects.toThrow(/went elsewhere/);
+    await expect(store.copyOut!(`COPY (SELECT 'elsewhere') TO '/tmp/elsewhere' /* ) TO STDOUT (FORMAT binary) */`)).rejects.toThrow(/only a "COPY \(query\) TO STDOUT"/);
+    expect(await deviceFilesLeft()).toBe(0);
   });
 
   it('refuses a statement that is not one COPY of a query to the client, before it runs', async () => {
@@ -219,5 +245,20 @@ describe('COPY output (PGlite)', () => {
         if (e.message !== 'rollback') throw e;
       });
     expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
+  });
+});
+
+describe('COPY output (PGlite in files)', () => {
+  it('is the same in a DATA_DIR as in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'purposegate-copy-'));
+    const store = await openPglite(dir);
+    try {
+      const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024), [['enable_sort', 'off']]);
+      expect(tuples(big)).toHaveLength(100_000);
+      expect(tuples(await store.copyOut!(series(2)))).toEqual([['1'], ['2']]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,12 +10,17 @@ import type { PGlite } from '@electric-sql/pglite';
  * COPY, 2026-12-06).
  *
  * Each COPY has a device file of its own (/dev/purposegate-copy-N, made for it and removed after
- * it), so two never write into each other's buffer, whatever order PGlite runs them in.
+ * it), so two never write into each other's buffer, whatever order PGlite runs them in. A COPY
+ * that did not open and close its file (a statement whose COPY went somewhere else) is refused,
+ * never taken for an empty output.
  */
 
 /** The little of Emscripten's FS this uses. */
 interface EmscriptenFs {
   makedev(major: number, minor: number): number;
+  /** Devices by number, and the next major number Emscripten's own createDevice hands out. */
+  devices?: Record<number, unknown>;
+  createDevice?: { major?: number };
   registerDevice(dev: number, ops: DeviceOps): void;
   mkdev(path: string, dev: number): void;
   unlink(path: string): void;
@@ -37,6 +42,8 @@ interface DeviceStream {
 
 /** Emscripten's errno for an I/O error: what a write the device cannot take reports to PostgreSQL. */
 const EIO = 29;
+/** Emscripten's errno for a seek on a device that has no position to seek to. */
+const ESPIPE = 70;
 const DEVICE_DIR = '/dev';
 const DEVICE_PREFIX = 'purposegate-copy-';
 
@@ -45,6 +52,9 @@ class CopySink {
   private buffer: Buffer;
   size = 0;
   error: Error | undefined;
+  /** Whether the COPY opened its device file, and closed it (every COPY to a file does both, even of no rows). */
+  opened = false;
+  closed = false;
 
   constructor(into: ArrayBuffer | undefined) {
     this.buffer = into ? Buffer.from(into) : Buffer.allocUnsafeSlow(1 << 20);
@@ -93,25 +103,48 @@ export function pgliteCopier(pg: PGlite): (sql: string, into: ArrayBuffer | unde
   function device(): { FS: EmscriptenFs; dev: number } {
     if (registered) return registered;
     const FS = (pg.Module as unknown as { FS: EmscriptenFs }).FS;
+    // Every operation is called from inside PostgreSQL's WASM: it must throw nothing but an
+    // ErrnoError (a COPY then fails with "could not write to COPY file"; any other exception
+    // would leave PGlite unable to answer), and never lose a byte silently.
+    const guarded = <A extends unknown[], R>(op: (stream: DeviceStream, ...rest: A) => R) =>
+      (stream: DeviceStream, ...rest: A): R => {
+        try {
+          return op(stream, ...rest);
+        } catch (err) {
+          if (err instanceof FS.ErrnoError) throw err;
+          const sink = sinks.get(stream.path);
+          if (sink) sink.error ??= new Error(`the COPY output could not be held: ${(err as Error).message}`);
+          throw new FS.ErrnoError(EIO);
+        }
+      };
+    const sinkOf = (stream: DeviceStream): CopySink => {
+      const sink = sinks.get(stream.path);
+      if (!sink) throw new FS.ErrnoError(EIO); // a device file no COPY of ours is writing to
+      return sink;
+    };
     const ops: DeviceOps = {
-      open: () => undefined,
-      close: () => undefined,
+      open: guarded((stream) => void (sinkOf(stream).opened = true)),
+      close: guarded((stream) => void (sinkOf(stream).closed = true)),
       read: () => {
         throw new FS.ErrnoError(EIO);
       },
-      // Called from inside PostgreSQL's WASM: it must throw nothing but an ErrnoError (which the
-      // COPY reports as "could not write to COPY file"), never lose a byte silently.
-      write: (stream, heap, offset, length) => {
-        const sink = sinks.get(stream.path);
-        if (!sink || !sink.take(heap, offset, length)) throw new FS.ErrnoError(EIO);
+      write: guarded((stream, heap: Int8Array, offset: number, length: number) => {
+        if (!sinkOf(stream).take(heap, offset, length)) throw new FS.ErrnoError(EIO);
         return length;
+      }),
+      llseek: (stream, offset, whence) => {
+        if (whence === 0) return offset;
+        if (whence === 1) return stream.position + offset;
+        throw new FS.ErrnoError(ESPIPE);
       },
-      llseek: (stream, offset, whence) => (whence === 1 ? stream.position + offset : offset),
     };
-    // A device number no one else uses (PGlite's /dev/blob is 64, 0; Emscripten's own are below 10).
-    const taken = (FS as { devices?: Record<number, unknown> }).devices ?? {};
-    let major = 238;
+    // A device number no one else uses: the next major Emscripten's createDevice would hand out
+    // (it numbers its own devices, /dev/random and the like, from 64 up), taken so that no device
+    // made later gets it; past any number already registered.
+    const taken = FS.devices ?? {};
+    let major = Math.max(FS.createDevice?.major ?? 0, 238);
     while (taken[FS.makedev(major, 0)] !== undefined) major++;
+    if (FS.createDevice && typeof FS.createDevice.major === 'number') FS.createDevice.major = major + 1;
     const dev = FS.makedev(major, 0);
     FS.registerDevice(dev, ops);
     return (registered = { FS, dev });
@@ -126,9 +159,17 @@ export function pgliteCopier(pg: PGlite): (sql: string, into: ArrayBuffer | unde
     FS.mkdev(path, dev);
     sinks.set(path, sink);
     try {
-      // The path is ours (letters, digits, dashes): a plain SQL string constant.
-      await query(sql.replace(TO_STDOUT, (_m, options: string | undefined) => `) TO '${path}'${options ?? ''}`));
+      try {
+        // The path is ours (letters, digits, dashes): a plain SQL string constant.
+        await query(sql.replace(TO_STDOUT, (_m, options: string | undefined) => `) TO '${path}'${options ?? ''}`));
+      } catch (err) {
+        // The database reports a write the device refused as an I/O error: the sink knows why.
+        throw sink.error ?? err;
+      }
       if (sink.error) throw sink.error;
+      // A statement that wrote somewhere else (a comment can hide where its COPY really goes)
+      // never opened this file: refused, never taken for an empty output.
+      if (!sink.opened || !sink.closed) throw new Error('the statement did not copy to the client: its COPY went elsewhere');
       return sink.output();
     } finally {
       sinks.delete(path);
