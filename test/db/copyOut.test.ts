@@ -27,6 +27,65 @@ function tuples(copy: Uint8Array): string[][] {
 
 const series = (n: number) => `COPY (SELECT g::text FROM generate_series(1, ${n}) g) TO STDOUT (FORMAT binary)`;
 
+// What every store's copyOut must do (see Db.copyOut), checked on each below.
+
+/** The whole output in one buffer of its own (transferable), in the buffer given while it is large enough. */
+async function expectWholeOutput(store: Db): Promise<void> {
+  const small = await store.copyOut!(series(3));
+  expect(tuples(small)).toEqual([['1'], ['2'], ['3']]);
+  expect(small.byteOffset).toBe(0); // a view of its own ArrayBuffer: it can be moved to a worker thread
+  const into = new ArrayBuffer(1 << 16);
+  const reused = await store.copyOut!(series(5), into);
+  expect(reused.buffer).toBe(into);
+  expect(tuples(reused).map(([v]) => v)).toEqual(['1', '2', '3', '4', '5']);
+  // Larger than the buffer given (about 1.2 MB): a larger one is made, nothing is lost.
+  const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024));
+  const all = tuples(big);
+  expect(all).toHaveLength(100_000);
+  expect(all[99_999]).toEqual(['100000']);
+}
+
+/**
+ * Planner settings last for the COPY alone; inside a transaction they are not applied, and it
+ * goes on as it was. `store` must run each statement on the connection the one before ran on.
+ */
+async function expectSettingsForTheCopyAlone(store: Db): Promise<void> {
+  const setting = `COPY (SELECT current_setting('enable_sort') || ',' || current_setting('enable_bitmapscan')) TO STDOUT (FORMAT binary)`;
+  const off = [['enable_sort', 'off'], ['enable_bitmapscan', 'off']] as const;
+  expect(tuples(await store.copyOut!(setting, undefined, off))).toEqual([['off,off']]);
+  expect(tuples(await store.copyOut!(setting))).toEqual([['on,on']]);
+  const { rows } = await store.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
+  expect(rows[0].s).toBe('on');
+  // Inside a transaction they are not applied (they would outlast the COPY), and the
+  // transaction goes on as it was: what it did before the COPY is still there.
+  const inTx = await store.transaction(async (tx) => {
+    await tx.query('CREATE TEMP TABLE kept (x int)');
+    await tx.query('INSERT INTO kept VALUES (1)');
+    const during = tuples(await tx.copyOut!(setting, undefined, off));
+    const kept = await tx.query<{ n: string }>('SELECT count(*)::text AS n FROM kept');
+    const after = await tx.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
+    return { during, kept: kept.rows[0].n, after: after.rows[0].s };
+  });
+  expect(inTx).toEqual({ during: [['on,on']], kept: '1', after: 'on' });
+  await expect(store.transaction((tx) => tx.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']]))).rejects.toThrow(/not a planner setting/);
+  await expect(store.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']])).rejects.toThrow(/not a planner setting/);
+}
+
+/** A COPY inside a transaction sees what the transaction wrote; rolled back, it is gone. */
+async function expectReadsInsideATransaction(store: Db): Promise<void> {
+  await store.exec('CREATE TABLE copy_tx (v text)');
+  await store
+    .transaction(async (tx) => {
+      await tx.query(`INSERT INTO copy_tx VALUES ('uncommitted')`);
+      expect(tuples(await tx.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([['uncommitted']]);
+      throw new Error('rollback');
+    })
+    .catch((e: Error) => {
+      if (e.message !== 'rollback') throw e;
+    });
+  expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
+}
+
 describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () => {
   let store: Awaited<ReturnType<typeof openTestDb>>;
   beforeAll(async () => {
@@ -34,20 +93,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () =
   });
   afterAll(() => store?.drop());
 
-  it('returns the whole output in one buffer of its own, gathered into a buffer it is given when that is large enough', async () => {
-    const small = await store.copyOut!(series(3));
-    expect(tuples(small)).toEqual([['1'], ['2'], ['3']]);
-    expect(small.byteOffset).toBe(0); // a view of its own ArrayBuffer: it can be moved to a worker thread
-    const into = new ArrayBuffer(1 << 16);
-    const reused = await store.copyOut!(series(5), into);
-    expect(reused.buffer).toBe(into);
-    expect(tuples(reused).map(([v]) => v)).toEqual(['1', '2', '3', '4', '5']);
-    // Larger than the buffer given (about 1.2 MB): a larger one is made, nothing is lost.
-    const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024));
-    const all = tuples(big);
-    expect(all).toHaveLength(100_000);
-    expect(all[99_999]).toEqual(['100000']);
-  });
+  it('returns the whole output in one buffer of its own, gathered into a buffer it is given when that is large enough', () => expectWholeOutput(store));
 
   it('rejects with the server\u2019s error when the statement fails midway, and the pool goes on', async () => {
     await expect(store.copyOut!('COPY (SELECT 1 / (g - 3000) FROM generate_series(1, 5000) g) TO STDOUT (FORMAT binary)')).rejects.toThrow(/division by zero/);
@@ -63,27 +109,9 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () =
   });
 
   it('sets planner settings for the COPY alone on the pool, never past it; inside a transaction, not at all', async () => {
-    const setting = `COPY (SELECT current_setting('enable_sort') || ',' || current_setting('enable_bitmapscan')) TO STDOUT (FORMAT binary)`;
-    const off = [['enable_sort', 'off'], ['enable_bitmapscan', 'off']] as const;
     const one = await openPostgres(store.url!, { max: 1 }); // one connection: the next statement runs where the COPY ran
     try {
-      expect(tuples(await one.copyOut!(setting, undefined, off))).toEqual([['off,off']]);
-      expect(tuples(await one.copyOut!(setting))).toEqual([['on,on']]);
-      const { rows } = await one.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
-      expect(rows[0].s).toBe('on');
-      // Inside a transaction they are not applied (they would outlast the COPY), and the
-      // transaction goes on as it was: what it did before the COPY is still there.
-      const inTx = await one.transaction(async (tx) => {
-        await tx.query('CREATE TEMP TABLE kept (x int)');
-        await tx.query('INSERT INTO kept VALUES (1)');
-        const during = tuples(await tx.copyOut!(setting, undefined, off));
-        const kept = await tx.query<{ n: string }>('SELECT count(*) AS n FROM kept');
-        const after = await tx.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
-        return { during, kept: kept.rows[0].n, after: after.rows[0].s };
-      });
-      expect(inTx).toEqual({ during: [['on,on']], kept: '1', after: 'on' });
-      await expect(one.transaction((tx) => tx.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']]))).rejects.toThrow(/not a planner setting/);
-      await expect(one.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']])).rejects.toThrow(/not a planner setting/);
+      await expectSettingsForTheCopyAlone(one);
     } finally {
       await one.close();
     }
@@ -122,19 +150,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('COPY output (PostgreSQL)', () =
     }
   });
 
-  it('reads inside a transaction on its connection, seeing what the transaction wrote', async () => {
-    await store.exec('CREATE TABLE copy_tx (v text)');
-    await store
-      .transaction(async (tx) => {
-        await tx.query(`INSERT INTO copy_tx VALUES ('uncommitted')`);
-        expect(tuples(await tx.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([['uncommitted']]);
-        throw new Error('rollback');
-      })
-      .catch((e: Error) => {
-        if (e.message !== 'rollback') throw e;
-      });
-    expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
-  });
+  it('reads inside a transaction on its connection, seeing what the transaction wrote', () => expectReadsInsideATransaction(store));
 });
 
 describe('COPY output (PGlite)', () => {
@@ -145,18 +161,7 @@ describe('COPY output (PGlite)', () => {
   afterAll(() => store?.close());
 
   it('returns the whole output in one buffer of its own, gathered into a buffer it is given when that is large enough', async () => {
-    const small = await store.copyOut!(series(3));
-    expect(tuples(small)).toEqual([['1'], ['2'], ['3']]);
-    expect(small.byteOffset).toBe(0); // a view of its own ArrayBuffer: it can be moved to a worker thread
-    const into = new ArrayBuffer(1 << 16);
-    const reused = await store.copyOut!(series(5), into);
-    expect(reused.buffer).toBe(into);
-    expect(tuples(reused).map(([v]) => v)).toEqual(['1', '2', '3', '4', '5']);
-    // Larger than the buffer given (about 1.2 MB): a larger one is made, nothing is lost.
-    const big = await store.copyOut!(series(100_000), new ArrayBuffer(1024));
-    const all = tuples(big);
-    expect(all).toHaveLength(100_000);
-    expect(all[99_999]).toEqual(['100000']);
+    await expectWholeOutput(store);
     // The text format too: the options are the statement's own.
     expect(Buffer.from(await store.copyOut!(`COPY (SELECT 'a' UNION ALL SELECT 'b') TO STDOUT`)).toString()).toBe('a\nb\n');
   });
@@ -213,39 +218,9 @@ describe('COPY output (PGlite)', () => {
     expect(tuples(await store.copyOut!(series(1)))).toEqual([['1']]);
   });
 
-  it('sets planner settings for the COPY alone, never past it; inside a transaction, not at all', async () => {
-    const setting = `COPY (SELECT current_setting('enable_sort') || ',' || current_setting('enable_bitmapscan')) TO STDOUT (FORMAT binary)`;
-    const off = [['enable_sort', 'off'], ['enable_bitmapscan', 'off']] as const;
-    expect(tuples(await store.copyOut!(setting, undefined, off))).toEqual([['off,off']]);
-    expect(tuples(await store.copyOut!(setting))).toEqual([['on,on']]);
-    const { rows } = await store.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
-    expect(rows[0].s).toBe('on');
-    const inTx = await store.transaction(async (tx) => {
-      await tx.query('CREATE TEMP TABLE kept (x int)');
-      await tx.query('INSERT INTO kept VALUES (1)');
-      const during = tuples(await tx.copyOut!(setting, undefined, off));
-      const kept = await tx.query<{ n: string }>('SELECT count(*)::text AS n FROM kept');
-      const after = await tx.query<{ s: string }>(`SELECT current_setting('enable_sort') AS s`);
-      return { during, kept: kept.rows[0].n, after: after.rows[0].s };
-    });
-    expect(inTx).toEqual({ during: [['on,on']], kept: '1', after: 'on' });
-    await expect(store.transaction((tx) => tx.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']]))).rejects.toThrow(/not a planner setting/);
-    await expect(store.copyOut!(setting, undefined, [['enable_sort', 'off; DROP TABLE x']])).rejects.toThrow(/not a planner setting/);
-  });
+  it('sets planner settings for the COPY alone, never past it; inside a transaction, not at all', () => expectSettingsForTheCopyAlone(store));
 
-  it('reads inside a transaction, seeing what the transaction wrote', async () => {
-    await store.exec('CREATE TABLE copy_tx (v text)');
-    await store
-      .transaction(async (tx) => {
-        await tx.query(`INSERT INTO copy_tx VALUES ('uncommitted')`);
-        expect(tuples(await tx.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([['uncommitted']]);
-        throw new Error('rollback');
-      })
-      .catch((e: Error) => {
-        if (e.message !== 'rollback') throw e;
-      });
-    expect(tuples(await store.copyOut!('COPY (SELECT v FROM copy_tx) TO STDOUT (FORMAT binary)'))).toEqual([]);
-  });
+  it('reads inside a transaction, seeing what the transaction wrote', () => expectReadsInsideATransaction(store));
 });
 
 describe('COPY output (PGlite in files)', () => {
