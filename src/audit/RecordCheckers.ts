@@ -10,6 +10,12 @@ export interface RecordCheckers {
   check(page: RecordPage | CopiedPage, logId: string, firstIndex: number): Promise<CheckedRecords>;
   /** How many pages may be in flight at once to keep every checker busy. */
   readonly depth: number;
+  /**
+   * Whether `depth` pages are being checked or wait to be, by the checkers' own count (a worker
+   * counts a page done as it finishes, before its reply waits in this thread's event loop): a page
+   * sent now would wait its turn. Never for checks on the calling thread.
+   */
+  readonly saturated: boolean;
   /** Whether they can take pages now (worker threads take a moment to start). */
   readonly ready: boolean;
   /** Resolves when they are ready. */
@@ -28,6 +34,7 @@ export function inThreadCheckers(): RecordCheckers {
     // A throw becomes this page's rejection, met in page order like a worker's.
     check: (page, logId, firstIndex) => new Promise((resolve) => resolve({ ...checkRecords(page, logId, firstIndex), ...('copy' in page ? { copy: page.copy } : {}) })),
     depth: 1,
+    saturated: false,
     ready: true,
     untilReady: async () => undefined,
     close: async () => undefined,
@@ -56,10 +63,13 @@ export function workerCheckers(count: number): RecordCheckers {
   let onReady: () => void = () => undefined;
   const readiness = new Promise<void>((resolve) => (onReady = resolve));
   const workers: Worker[] = [];
+  // Pages the workers have finished checking, counted by the workers themselves as they finish:
+  // their replies may wait in this thread's event loop (a store that answers in microtasks).
+  const checked = new Int32Array(new SharedArrayBuffer(4));
   const start = () => {
     // No inherited Node flags: a parent started with `--import tsx` would give each worker tsx's
     // ESM loader thread too (the entry registers the loader it needs itself).
-    const w = new Worker(entry, { execArgv: [] });
+    const w = new Worker(entry, { execArgv: [], workerData: { checked } });
     w.on('message', (m: Reply) => {
       if (m.ready) {
         if (++started === count) onReady();
@@ -88,6 +98,9 @@ export function workerCheckers(count: number): RecordCheckers {
   let next = 0;
   return {
     depth: count * 2,
+    get saturated() {
+      return next - Atomics.load(checked, 0) >= count * 2;
+    },
     get ready() {
       return started === count || failure !== undefined;
     },

@@ -1,6 +1,6 @@
 // A worker thread of `audit verify`: checks the pages of records it is sent (checkRecords) and
 // answers each with the leaf hashes, transferred, not copied.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { RecordPage } from './AuditStore.js';
 import type { CopiedPage } from './copiedRecords.js';
 import { checkRecords } from './checkRecords.js';
@@ -12,9 +12,13 @@ export interface CheckRequest {
   firstIndex: number;
 }
 
+const checked: Int32Array | undefined = (workerData as { checked?: Int32Array } | null)?.checked;
+
 parentPort!.on('message', (m: CheckRequest) => {
   try {
     const result = checkRecords(m.page, m.logId, m.firstIndex);
+    // Counted done before the reply, which may wait in the main thread's event loop (RecordCheckers.saturated).
+    if (checked) Atomics.add(checked, 0, 1);
     // checkRecords made the buffer for this page alone: it moves to the main thread, no copy; so
     // does a copied page's buffer, for the main thread to read a later page into.
     const copy = 'copy' in m.page ? m.page.copy : undefined;
@@ -23,6 +27,7 @@ parentPort!.on('message', (m: CheckRequest) => {
       copy ? [result.hashes.buffer as ArrayBuffer, copy.buffer as ArrayBuffer] : [result.hashes.buffer as ArrayBuffer],
     );
   } catch (err) {
+    if (checked) Atomics.add(checked, 0, 1);
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
   }
 });

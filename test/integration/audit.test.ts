@@ -22,6 +22,7 @@ import { recordConsent } from '../../src/consent/index.js';
 import type { Db } from '../../src/db/index.js';
 import { composeSupergraph } from '../../src/gateway/index.js';
 import { loadPolicySources } from '../../src/subgraphs/index.js';
+import { busyEveryOther } from '../fixtures/busyCheckers.js';
 import { FIXTURES } from '../fixtures/subscribers.js';
 import { expectDenied, expectRejected, openTestDb, startTestGateway, type GqlResponse, type TestGateway } from '../harness.js';
 
@@ -203,6 +204,9 @@ describe('the audit log', () => {
         // And in pages of 32, each checked whole added to the tree as one subtree, but for those
         // that hold a checkpoint's size (300, 600) or end the log.
         expect(await verifyLogs(dbAuditStore(tx), keys, { witnesses, ...IN_WORKERS, pageSize: 32 })).toEqual(report);
+        // And with this thread checking every other page itself, as it does while the workers
+        // hold all they can take.
+        expect(await verifyLogs(dbAuditStore(tx), keys, { witnesses, ...IN_WORKERS, workerCheckers: busyEveryOther({ workers: 0, reader: 0 }) })).toEqual(report);
         // Verify reads pages as binary COPY output (over the connection on PostgreSQL, through a
         // device file on PGlite); read as rows instead, the same break is found.
         if (tx.copyOut) expect(await verifyLogs(dbAuditStore({ query: tx.query }), keys, { witnesses, workers: 0 })).toEqual(report);

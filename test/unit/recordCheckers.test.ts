@@ -9,6 +9,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
 import { CopiedRecords, type CopiedPage } from '../../src/audit/copiedRecords.js';
 import { COPY_HEADER, COPY_TRAILER, copiedOf, copyTuple, rowsOf, textArray, type TestPage } from '../fixtures/copyPage.js';
+import { busyEveryOther, type SharedPages } from '../fixtures/busyCheckers.js';
 
 const LOG = 'gw-test-1';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -237,5 +238,78 @@ describe('record checkers', () => {
     // An honest log of the same store shape passes, so the refusal above was the read's.
     const fine: AuditStore = { ...store, recordPage: async (_log, from, limit) => rowsOf(page(from, Math.max(0, Math.min(limit, 10 - from)))) };
     expect(await verifyLogs(fine, [{ name: 'k', publicKey }], options)).toMatchObject({ ok: true, leaves: 10 });
+  });
+  it('count worker pages busy from the send until the worker has checked them, its reply still unread', async () => {
+    expect(inThreadCheckers().saturated).toBe(false);
+    checkers = workerCheckers(1);
+    await checkers.untilReady();
+    expect(checkers.depth).toBe(2);
+    expect(checkers.saturated).toBe(false);
+    // Pages of 2,048 records take the worker milliseconds: both are still in hand when asked below.
+    const pages = [rowsOf(page(0, 2048)), rowsOf(page(2048, 2048))];
+    const first = checkers.check(pages[0], LOG, 0);
+    first.catch(() => undefined); // awaited below
+    expect(checkers.saturated).toBe(false);
+    const second = checkers.check(pages[1], LOG, 2048);
+    second.catch(() => undefined);
+    expect(checkers.saturated).toBe(true);
+    // Without turning this thread's event loop, so that no reply is read: the worker's own count
+    // says when it is done (a store that answers in microtasks keeps the loop from turning).
+    const deadline = Date.now() + 5_000;
+    while (checkers.saturated && Date.now() < deadline);
+    expect(checkers.saturated).toBe(false);
+    expect((await first).passed).toBe(2048);
+    expect((await second).passed).toBe(2048);
+    expect(checkers.saturated).toBe(false);
+  });
+
+  describe('verify, the reading thread checking a page itself whenever the workers say they are saturated', () => {
+    const publicKey = Buffer.alloc(32, 1);
+    const trusted = [{ name: 'k', publicKey }];
+    /** A log of `size` honest records, record `broken` (if any) changed, live (no checkpoint needed). */
+    let reads = 0;
+    const storeOf = (size: number, broken?: number): AuditStore => ({
+      logs: async () => [{ logId: LOG, origin: `purposegate.audit/${LOG}`, keyName: 'k', publicKey: publicKey.toString('base64') }],
+      checkpoints: async () => [],
+      closures: async () => [],
+      liveLogs: async (ids) => ({ here: new Set(ids), lease: new Set<string>() }),
+      recordPage: async (_log, from, limit) => {
+        reads++;
+        const p = page(from, Math.max(0, Math.min(limit, size - from)));
+        const at = broken === undefined ? -1 : broken - from;
+        return rowsOf(at >= 0 && at < p.seq.length ? edited(p, at, (q, i) => { q.body[i] = q.body[i]!.replace('"ALLOW"', '"DENY"'); }) : p);
+      },
+      records: async () => [],
+      leafHashes: async () => [],
+      rowsBelow: async (_log, size) => ({ count: size }),
+      recordsBetween: async () => [],
+    });
+
+    it.each([
+      ['an honest log', undefined],
+      ['a log with record 101 changed', 101],
+      ['a log with record 199, its last, changed', 199],
+    ])('%s: the same report as on one thread, each side checking pages', async (_name, broken) => {
+      const store = storeOf(200, broken);
+      const alone = await verifyLogs(store, trusted, { workers: 0, pageSize: 4 });
+      expect(alone.ok).toBe(broken === undefined);
+      if (broken !== undefined) expect(alone.problem).toMatchObject({ index: broken, message: `record ${broken} was changed: its content no longer matches its leaf hash` });
+      const seen: SharedPages = { workers: 0, reader: 0 };
+      reads = 0;
+      const shared = await verifyLogs(store, trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, workerCheckers: busyEveryOther(seen) });
+      expect(shared).toEqual(alone);
+      expect(seen.workers).toBeGreaterThan(5);
+      expect(seen.reader).toBeGreaterThan(5);
+      // Every page read went to one side: those the workers were said to be too busy for, to none
+      // (but the one read ahead when a break stops verify).
+      const unchecked = reads - seen.workers - seen.reader;
+      if (broken === undefined) expect(unchecked).toBe(0);
+      else expect([0, 1]).toContain(unchecked);
+      // Told not to, the reading thread leaves every page to the workers.
+      const none: SharedPages = { workers: 0, reader: 0 };
+      expect(await verifyLogs(store, trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, readerChecks: false, workerCheckers: busyEveryOther(none) })).toEqual(alone);
+      expect(none.reader).toBe(0);
+      expect(none.workers).toBeGreaterThan(5);
+    });
   });
 });
