@@ -80,13 +80,12 @@ async function run(label: string, db: Db) {
   const appendS = seconds(t0);
   await writer.close();
   const trusted = [{ name: signer.name, publicKey: signer.publicKey }];
-  // On this thread alone, with worker threads checking every page, then as `audit verify` runs by
-  // default (the workers, and this thread when they hold all they can take), VERIFY_RUNS times each: the median, and the range (a single run of a second or two moves by a
+  // On this thread alone, with worker threads checking every page, and as `audit verify` runs by
+  // default (the workers, and this thread when they hold all they can take), VERIFY_RUNS times
+  // each, in alternation: the median, and the range (a single run of a second or two moves by a
   // fifth on this kind of machine; the first run on PostgreSQL also sets the hint bits of the
   // freshly written rows).
-  const oneThread = await verifyRuns(db, trusted, { workers: 0 });
-  const workersOnly = await verifyRuns(db, trusted, { readerChecks: false });
-  const byDefault = await verifyRuns(db, trusted, {});
+  const [oneThread, workersOnly, byDefault] = await verifyRuns(db, trusted, [{ workers: 0 }, { readerChecks: false }, {}]);
   const halves = await verifyHalves(db);
   const t2 = performance.now();
   const r = await replay({ store: dbAuditStore(db), db });
@@ -105,19 +104,28 @@ async function run(label: string, db: Db) {
 /** Verify runs per mode; the table gives their median and range. */
 const VERIFY_RUNS = Number(process.env.AUDIT_BENCH_VERIFY_RUNS ?? 3);
 
-/** `VERIFY_RUNS` runs of verify with `options` ({}: as `audit verify` runs), as "median leaves/s (seconds; slowest-fastest)". */
-async function verifyRuns(db: Db, trusted: Array<{ name: string; publicKey: Buffer }>, options: VerifyOptions) {
-  const runs: Array<{ rate: number; s: number }> = [];
+/**
+ * `VERIFY_RUNS` runs of verify in each of `modes` ({}: as `audit verify` runs), in alternation
+ * (each round in another order), so that the machine's drift and the first read of fresh rows
+ * fall on every mode alike; for each, "median leaves/s (seconds; slowest-fastest)".
+ */
+async function verifyRuns(db: Db, trusted: Array<{ name: string; publicKey: Buffer }>, modes: VerifyOptions[]) {
+  const runs: Array<Array<{ rate: number; s: number }>> = modes.map(() => []);
   for (let i = 0; i < VERIFY_RUNS; i++) {
-    const t0 = performance.now();
-    const report = await verifyLogs(dbAuditStore(db), trusted, options);
-    const s = seconds(t0);
-    if (!report.ok) throw new Error(`verify failed: ${report.problem?.message}`);
-    runs.push({ rate: report.leaves / s, s });
+    for (let k = 0; k < modes.length; k++) {
+      const m = (i + k) % modes.length;
+      const t0 = performance.now();
+      const report = await verifyLogs(dbAuditStore(db), trusted, modes[m]);
+      const s = seconds(t0);
+      if (!report.ok) throw new Error(`verify failed: ${report.problem?.message}`);
+      runs[m].push({ rate: report.leaves / s, s });
+    }
   }
-  runs.sort((a, b) => a.rate - b.rate);
-  const median = runs[Math.floor(runs.length / 2)];
-  return `${fmt(median.rate)} (${median.s.toFixed(1)} s${runs.length > 1 ? `; ${fmt(runs[0].rate)}-${fmt(runs[runs.length - 1].rate)}` : ''})`;
+  return runs.map((r) => {
+    r.sort((a, b) => a.rate - b.rate);
+    const median = r[Math.floor(r.length / 2)];
+    return `${fmt(median.rate)} (${median.s.toFixed(1)} s${r.length > 1 ? `; ${fmt(r[0].rate)}-${fmt(r[r.length - 1].rate)}` : ''})`;
+  });
 }
 
 /** Pages of this many records, as verify reads them. */
@@ -160,8 +168,9 @@ const halvesRows: string[] = [];
 
 console.log(`node ${process.version}, ${process.platform}/${process.arch}; ${fmt(RECORDS)} records x ${COORDS.length} decisions, concurrency ${CONCURRENCY}`);
 console.log(
-  `verify: on one thread; with ${defaultVerifyWorkers()} worker thread(s) checking every page once they are up; as \`audit verify\` runs by default (the same workers, ` +
-    `and the reading thread checking a page itself when they hold all they can take); ${availableParallelism()} cores; ${VERIFY_RUNS} runs each: median leaves/s (its seconds; slowest-fastest run)`,
+  `verify: on one thread; with ${defaultVerifyWorkers()} worker thread(s) checking every page once they are up; ` +
+    'as `audit verify` runs by default (the same workers, and the reading thread checking a page itself when they hold all they can take); ' +
+    `${availableParallelism()} cores; ${VERIFY_RUNS} runs each, the three in alternation: median leaves/s (its seconds; slowest-fastest run)`,
 );
 console.log('| store | records | decisions | append records/s | records per commit | verify leaves/s, one thread | verify leaves/s, workers only | verify leaves/s, default | replay decisions/s |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

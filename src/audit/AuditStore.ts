@@ -120,7 +120,11 @@ export interface AuditStore {
   rowsBelow(logId: string, size: number): Promise<{ count: number; stray?: number | null }>;
 }
 
-/** Copied pages' buffers kept for reuse: as many as verify has pages in flight on a few cores. */
+/**
+ * Copied pages' buffers kept for reuse. Verify may hold more pages at once (up to 2 per worker
+ * and 9 more, see verifyLogs' READER_AHEAD), but in a steady run a page's buffer comes back as
+ * soon as the page is added to the tree, so a few spares are enough to read without allocating.
+ */
 const SPARE_BUFFERS = 8;
 
 /** The audit store over the database. */

@@ -11,9 +11,10 @@ export interface RecordCheckers {
   /** How many pages may be in flight at once to keep every checker busy. */
   readonly depth: number;
   /**
-   * Whether `depth` pages are being checked or wait to be, by the checkers' own count (a worker
-   * counts a page done as it finishes, before its reply waits in this thread's event loop): a page
-   * sent now would wait its turn. Never for checks on the calling thread.
+   * Whether `depth` pages, between all the workers, are being checked or wait to be, by the
+   * checkers' own count (a worker counts a page done as it finishes, before its reply waits in
+   * this thread's event loop): a page sent now would wait its turn. Never for checks on the
+   * calling thread, nor once the checkers failed (a page sent then is refused at once).
    */
   readonly saturated: boolean;
   /** Whether they can take pages now (worker threads take a moment to start). */
@@ -46,7 +47,8 @@ type Reply = { id: number; error?: string; ready?: true } & Partial<CheckedRecor
 /**
  * `count` worker threads, pages handed out in turn; `ready` once each has started (or one failed,
  * so that the failure surfaces). A worker that fails or exits makes every page it holds, and every
- * later one, fail: verify then stops with that error, never with a partial pass.
+ * later one, fail: verify then stops with that error, never with a partial pass (pages verify
+ * checked on its own thread meanwhile are full checks, and it awaits every page in order).
  */
 export function workerCheckers(count: number): RecordCheckers {
   const entry = new URL('./checkRecordsWorker.cjs', import.meta.url);
@@ -96,10 +98,11 @@ export function workerCheckers(count: number): RecordCheckers {
     throw err;
   }
   let next = 0;
+  const depth = count * 2;
   return {
-    depth: count * 2,
+    depth,
     get saturated() {
-      return next - Atomics.load(checked, 0) >= count * 2;
+      return failure === undefined && next - Atomics.load(checked, 0) >= depth;
     },
     get ready() {
       return started === count || failure !== undefined;

@@ -15,10 +15,16 @@ export interface CheckRequest {
 const checked: Int32Array | undefined = (workerData as { checked?: Int32Array } | null)?.checked;
 
 parentPort!.on('message', (m: CheckRequest) => {
+  // Each page is counted done once, before its reply, which may wait in the main thread's event
+  // loop (RecordCheckers.saturated).
+  let counted = false;
+  const done = () => {
+    if (checked && !counted) Atomics.add(checked, 0, 1);
+    counted = true;
+  };
   try {
     const result = checkRecords(m.page, m.logId, m.firstIndex);
-    // Counted done before the reply, which may wait in the main thread's event loop (RecordCheckers.saturated).
-    if (checked) Atomics.add(checked, 0, 1);
+    done();
     // checkRecords made the buffer for this page alone: it moves to the main thread, no copy; so
     // does a copied page's buffer, for the main thread to read a later page into.
     const copy = 'copy' in m.page ? m.page.copy : undefined;
@@ -27,7 +33,7 @@ parentPort!.on('message', (m: CheckRequest) => {
       copy ? [result.hashes.buffer as ArrayBuffer, copy.buffer as ArrayBuffer] : [result.hashes.buffer as ArrayBuffer],
     );
   } catch (err) {
-    if (checked) Atomics.add(checked, 0, 1);
+    done();
     parentPort!.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
   }
 });

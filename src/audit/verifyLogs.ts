@@ -49,9 +49,11 @@ export interface TrustedKey {
 const PAGE = 512;
 
 /**
- * Pages the reading thread may check itself, ahead of the oldest page a worker still holds, while
- * every worker holds as many as keep it busy (RecordCheckers.saturated). On two cores reading
- * PostgreSQL, the reading thread otherwise waits for the one worker about half the time.
+ * With the workers sharing the checks with this thread (VerifyOptions.readerChecks), how many
+ * more pages may wait to be added to the tree (counted from the oldest not yet added, whichever
+ * side checks it) than the workers alone would hold: room for this thread to check pages itself
+ * while the workers hold all they can take (RecordCheckers.saturated). On two cores reading
+ * PostgreSQL, this thread otherwise waited for the one worker about half the time.
  */
 const READER_AHEAD = 8;
 
@@ -77,7 +79,7 @@ export interface VerifyOptions {
    * true); false: once the workers are up, they check every page.
    */
   readerChecks?: boolean;
-  /** Makes the worker checkers (default workerCheckers; tests wrap it). */
+  /** For tests only: makes the worker checkers (default workerCheckers, which tests wrap). */
   workerCheckers?: (count: number) => RecordCheckers;
   /**
    * How long to wait for the writer of a log live in another process (by its PostgreSQL lock) to

@@ -245,12 +245,13 @@ describe('record checkers', () => {
     await checkers.untilReady();
     expect(checkers.depth).toBe(2);
     expect(checkers.saturated).toBe(false);
-    // Pages of 2,048 records take the worker milliseconds: both are still in hand when asked below.
-    const pages = [rowsOf(page(0, 2048)), rowsOf(page(2048, 2048))];
+    // Pages of 8,192 records take a worker tens of milliseconds or more (a send here, a fraction
+    // of that): both are still in hand when asked below.
+    const pages = [rowsOf(page(0, 8192)), rowsOf(page(8192, 8192))];
     const first = checkers.check(pages[0], LOG, 0);
     first.catch(() => undefined); // awaited below
     expect(checkers.saturated).toBe(false);
-    const second = checkers.check(pages[1], LOG, 2048);
+    const second = checkers.check(pages[1], LOG, 8192);
     second.catch(() => undefined);
     expect(checkers.saturated).toBe(true);
     // Without turning this thread's event loop, so that no reply is read: the worker's own count
@@ -258,26 +259,36 @@ describe('record checkers', () => {
     const deadline = Date.now() + 5_000;
     while (checkers.saturated && Date.now() < deadline);
     expect(checkers.saturated).toBe(false);
-    expect((await first).passed).toBe(2048);
-    expect((await second).passed).toBe(2048);
+    expect((await first).passed).toBe(8192);
+    expect((await second).passed).toBe(8192);
     expect(checkers.saturated).toBe(false);
+    // Workers stopped with pages in hand never count them done, yet are not saturated: a page sent
+    // to them then is refused at once, never left to this thread while the failure goes unseen.
+    const held = [checkers.check(pages[0], LOG, 0), checkers.check(pages[1], LOG, 8192)];
+    expect(checkers.saturated).toBe(true);
+    await checkers.close();
+    expect(checkers.saturated).toBe(false);
+    for (const p of held) await expect(p).rejects.toThrow(/the verify workers were stopped/);
+    checkers = undefined;
   });
 
   describe('verify, the reading thread checking a page itself whenever the workers say they are saturated', () => {
     const publicKey = Buffer.alloc(32, 1);
     const trusted = [{ name: 'k', publicKey }];
-    /** A log of `size` honest records, record `broken` (if any) changed, live (no checkpoint needed). */
+    /** A log of `size` honest records, the records `broken` changed, live (no checkpoint needed). */
     let reads = 0;
-    const storeOf = (size: number, broken?: number): AuditStore => ({
+    const storeOf = (size: number, broken: number[] = []): AuditStore => ({
       logs: async () => [{ logId: LOG, origin: `purposegate.audit/${LOG}`, keyName: 'k', publicKey: publicKey.toString('base64') }],
       checkpoints: async () => [],
       closures: async () => [],
       liveLogs: async (ids) => ({ here: new Set(ids), lease: new Set<string>() }),
       recordPage: async (_log, from, limit) => {
         reads++;
-        const p = page(from, Math.max(0, Math.min(limit, size - from)));
-        const at = broken === undefined ? -1 : broken - from;
-        return rowsOf(at >= 0 && at < p.seq.length ? edited(p, at, (q, i) => { q.body[i] = q.body[i]!.replace('"ALLOW"', '"DENY"'); }) : p);
+        let p = page(from, Math.max(0, Math.min(limit, size - from)));
+        for (const at of broken.map((b) => b - from).filter((at) => at >= 0 && at < p.seq.length)) {
+          p = edited(p, at, (q, i) => { q.body[i] = q.body[i]!.replace('"ALLOW"', '"DENY"'); });
+        }
+        return rowsOf(p);
       },
       records: async () => [],
       leafHashes: async () => [],
@@ -285,15 +296,20 @@ describe('record checkers', () => {
       recordsBetween: async () => [],
     });
 
-    it.each([
-      ['an honest log', undefined],
-      ['a log with record 101 changed', 101],
-      ['a log with record 199, its last, changed', 199],
+    // Pages of 4: page k holds records 4k to 4k + 3, and goes to the workers when k is even, to
+    // the reading thread when it is odd (busyEveryOther).
+    it.each<[string, number[]]>([
+      ['an honest log', []],
+      ['a log with record 101 changed (a page the reading thread checks)', [101]],
+      ['a log with record 97 changed (a page a worker checks)', [97]],
+      ['a log with records 97 and 101 changed (the first in a worker\'s page)', [97, 101]],
+      ['a log with records 101 and 105 changed (the first in the reading thread\'s page)', [101, 105]],
+      ['a log with record 199, its last, changed', [199]],
     ])('%s: the same report as on one thread, each side checking pages', async (_name, broken) => {
       const store = storeOf(200, broken);
       const alone = await verifyLogs(store, trusted, { workers: 0, pageSize: 4 });
-      expect(alone.ok).toBe(broken === undefined);
-      if (broken !== undefined) expect(alone.problem).toMatchObject({ index: broken, message: `record ${broken} was changed: its content no longer matches its leaf hash` });
+      expect(alone.ok).toBe(broken.length === 0);
+      if (broken.length > 0) expect(alone.problem).toMatchObject({ index: broken[0], message: `record ${broken[0]} was changed: its content no longer matches its leaf hash` });
       const seen: SharedPages = { workers: 0, reader: 0 };
       reads = 0;
       const shared = await verifyLogs(store, trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, workerCheckers: busyEveryOther(seen) });
@@ -303,13 +319,48 @@ describe('record checkers', () => {
       // Every page read went to one side: those the workers were said to be too busy for, to none
       // (but the one read ahead when a break stops verify).
       const unchecked = reads - seen.workers - seen.reader;
-      if (broken === undefined) expect(unchecked).toBe(0);
+      if (broken.length === 0) expect(unchecked).toBe(0);
       else expect([0, 1]).toContain(unchecked);
       // Told not to, the reading thread leaves every page to the workers.
       const none: SharedPages = { workers: 0, reader: 0 };
       expect(await verifyLogs(store, trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, readerChecks: false, workerCheckers: busyEveryOther(none) })).toEqual(alone);
       expect(none.reader).toBe(0);
       expect(none.workers).toBeGreaterThan(5);
+    });
+
+    it('hold no more pages than the workers would and 8 more, while the oldest waits for a worker', async () => {
+      // Workers that take the first page and answer it only when told, and then say they are
+      // saturated: the reading thread checks what it reads, until the pages waiting to be added to
+      // the tree reach the bound.
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slowFirst = (count: number): RecordCheckers => {
+        const pool = workerCheckers(count);
+        let sent = 0;
+        return {
+          check: (p, logId, firstIndex) => (sent++ === 0 ? gate.then(() => pool.check(p, logId, firstIndex)) : pool.check(p, logId, firstIndex)),
+          depth: pool.depth,
+          get saturated() {
+            return sent > 0;
+          },
+          get ready() {
+            return pool.ready;
+          },
+          untilReady: () => pool.untilReady(),
+          close: () => pool.close(),
+        };
+      };
+      reads = 0;
+      const verifying = verifyLogs(storeOf(400), trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, workerCheckers: slowFirst });
+      // depth 2, plus 1, plus 8 pages waiting; one more read in flight. Once there (the worker
+      // takes a moment to start), reading stops there.
+      const bound = 2 + 1 + 8 + 1;
+      for (const deadline = Date.now() + 10_000; reads < bound && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(reads).toBe(bound);
+      release();
+      expect(await verifying).toMatchObject({ ok: true, leaves: 400 });
+      expect(reads).toBe(101); // 100 full pages, then an empty one
     });
   });
 });
