@@ -3,10 +3,11 @@
  * of violation in fabricated responses (a leaked denied value, an unmasked IMEI, a wrong reason,
  * an unlisted mask, another agency's subscriber in a list, a missing audit record id, …).
  */
+import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, type FixtureSubscriber } from '../fixtures/subscribers.js';
 import { checkResponse, type CaseContext, type ResponseLike } from './checkResponse.js';
-import { finalise, type ArgValue, type FieldSel, type Operation } from './operations.js';
+import { finalise, renderOperation, type ArgValue, type FieldSel, type Operation } from './operations.js';
 import type { RawSubscriber } from './rawData.js';
 import type { ModelCaller, ModelSubject } from './referenceModel.js';
 
@@ -150,5 +151,19 @@ describe('checkResponse: the differential oracle', () => {
     const partner: ModelCaller = { kind: 'agent', sub: 'agent-x', agency: 'agency-north', purposes: ['CUSTOMER_SUPPORT'] };
     const q = op(f('subscriber', [f('id')], [['id', 'sub-nope']]));
     expect(checkResponse(q, context(partner, 'CUSTOMER_SUPPORT'), ok({ subscriber: null }))).toEqual(['missing FORBIDDEN/OUT_OF_SCOPE error at ["subscriber"] (Subscriber.id)']);
+  });
+
+  it('drops a field whose every child was dropped (past the alias budget), never rendering an empty selection', () => {
+    // Two `nodes` merge; the second one's only child clashes with the first one's and no alias is
+    // left: it is dropped, and so is the second `nodes` (seen in a differential run: `nodes {  }`).
+    const cdrs = (arg: [string, ArgValue]) => f('callDetailRecords', [f('__typename')], [arg]);
+    const q = finalise({ kind: 'query', roots: [f('subscribers', [f('nodes', [cdrs(['first', 1])]), f('nodes', [cdrs(['until', '2026-12-05T04:36:19.289Z'])])], [['first', 0]])] }, 0);
+    const [first, second] = q.roots[0].children!;
+    expect(first.dropped).toBeUndefined();
+    expect(second.children![0].dropped).toBe(true);
+    expect(second.dropped).toBe(true);
+    const { query } = renderOperation(q, (id) => id);
+    expect(query).not.toMatch(/\{\s*\}/);
+    expect(() => parse(query)).not.toThrow();
   });
 });

@@ -223,6 +223,10 @@ export function finalise(input: Operation, aliasBudget: number): Operation {
     for (const g of groups.values()) {
       const children = g.flatMap((f) => f.children ?? []);
       if (children.length) visit(children);
+      // A field whose every child was dropped would render as `name {  }`, which does not parse:
+      // it is dropped too. (The first field of a selection never clashes, nor does its first child,
+      // so the first root always stays.)
+      for (const f of g) if (f.children?.length && f.children.every((c) => c.dropped)) f.dropped = true;
     }
   };
   visit(op.roots);
