@@ -95,8 +95,8 @@ async function verifyLog(
   witnessed: ReadonlyArray<Checkpoint>,
   live: boolean,
   checkersFor: (recordsRead: number, expectedSize: number) => Promise<RecordCheckers>,
-  inThread: RecordCheckers,
-  readerChecks: boolean,
+  /** This thread's checkers, when it shares the checks with the workers (VerifyOptions.readerChecks). */
+  reader: RecordCheckers | undefined,
   pageSize: number,
   onLeaf?: () => void,
 ) {
@@ -158,7 +158,7 @@ async function verifyLog(
   try {
     while (reading || checking.length > 0) {
       const checkers = await checkersFor(readIndex, expectedSize);
-      const sharing = readerChecks && checkers !== inThread;
+      const sharing = reader !== undefined && checkers !== reader;
       if (reading && checking.length < checkers.depth + 1 + (sharing ? READER_AHEAD : 0)) {
         const page: RecordPage | CopiedPage = await reading;
         const n: number = page.seq.length;
@@ -169,7 +169,7 @@ async function verifyLog(
         reading?.catch(() => undefined); // awaited on a later turn, or in finally
         // With every worker busy, this thread checks the page rather than wait (its result is
         // applied in order like any other).
-        const result = (sharing && checkers.saturated ? inThread : checkers).check(page, log.logId, readIndex);
+        const result = (sharing && checkers.saturated ? reader : checkers).check(page, log.logId, readIndex);
         result.catch(() => undefined); // awaited in order below
         checking.push(result);
         readIndex += n;
@@ -309,7 +309,7 @@ export async function verifyLogs(
   const live = await store.liveLogs(logs.map((l) => l.logId));
   const isLive = (l: LiveLogs, logId: string) => l.here.has(logId) || l.lease.has(logId);
   const verifyOne = (log: StoredLog, isLive: boolean) =>
-    verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], isLive, checkersFor, inThread, options.readerChecks ?? true, options.pageSize ?? PAGE, options.onLeaf);
+    verifyLog(store, log, trusted, witnessed.get(log.origin) ?? [], isLive, checkersFor, options.readerChecks === false ? undefined : inThread, options.pageSize ?? PAGE, options.onLeaf);
   const entry = (logId: string, r: Awaited<ReturnType<typeof verifyOne>>): VerifyReport['logs'][number] => {
     const { records, checkpoints, problem, ...rest } = r as typeof r & { problem?: LogProblem };
     return { logId, records, checkpoints, ...rest, ...(problem ? { problem } : {}) };

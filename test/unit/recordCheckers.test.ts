@@ -9,7 +9,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { inThreadCheckers, workerCheckers, type RecordCheckers } from '../../src/audit/RecordCheckers.js';
 import { CopiedRecords, type CopiedPage } from '../../src/audit/copiedRecords.js';
 import { COPY_HEADER, COPY_TRAILER, copiedOf, copyTuple, rowsOf, textArray, type TestPage } from '../fixtures/copyPage.js';
-import { busyEveryOther, type SharedPages } from '../fixtures/busyCheckers.js';
+import { busyEveryOther, wrappedCheckers, type SharedPages } from '../fixtures/busyCheckers.js';
 
 const LOG = 'gw-test-1';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -334,22 +334,13 @@ describe('record checkers', () => {
       // the tree reach the bound.
       let release: () => void = () => undefined;
       const gate = new Promise<void>((resolve) => (release = resolve));
-      const slowFirst = (count: number): RecordCheckers => {
-        const pool = workerCheckers(count);
+      const slowFirst = wrappedCheckers((pool) => {
         let sent = 0;
         return {
           check: (p, logId, firstIndex) => (sent++ === 0 ? gate.then(() => pool.check(p, logId, firstIndex)) : pool.check(p, logId, firstIndex)),
-          depth: pool.depth,
-          get saturated() {
-            return sent > 0;
-          },
-          get ready() {
-            return pool.ready;
-          },
-          untilReady: () => pool.untilReady(),
-          close: () => pool.close(),
+          saturated: () => sent > 0,
         };
-      };
+      });
       reads = 0;
       const verifying = verifyLogs(storeOf(400), trusted, { workers: 1, workersFrom: 0, waitForWorkers: true, pageSize: 4, workerCheckers: slowFirst });
       // depth 2, plus 1, plus 8 pages waiting; one more read in flight. Once there (the worker
